@@ -1,0 +1,61 @@
+# Two entry points (README): `make demo` builds the warehouse on the demo data,
+# `make test` runs every check CI runs. Both create .venv from requirements.txt.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(CURDIR)/$(VENV)/bin
+DBT    := $(BIN)/dbt
+
+# dbt-duckdb resolves the database path against the working directory, so the
+# profile builds it from this absolute root (TOOLCHAIN.md, gotcha 3).
+export RETENTION_HOME := $(CURDIR)
+export TF_CPP_MIN_LOG_LEVEL := 2
+export PYTENSOR_FLAGS := compiledir=$(CURDIR)/.cache/pytensor
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+
+.PHONY: help install demo test lint pytest dbt-test cdnow clean
+
+help:
+	@echo "make demo   - install into .venv, build the warehouse on the demo data, print where results are"
+	@echo "make test   - install, then lint, pytest and the dbt build + tests (what CI runs)"
+	@echo "make cdnow  - build the warehouse on the real CDNOW transaction log (orders only)"
+	@echo "make clean  - remove the databases and dbt artefacts (keeps .venv)"
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	@# An activated venv knows the project root too, so `dbt` works from anywhere.
+	@grep -q RETENTION_HOME $(BIN)/activate || echo 'export RETENTION_HOME="$(CURDIR)"' >> $(BIN)/activate
+	@touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(DBT) build
+	$(BIN)/retention summary
+
+cdnow: install
+	$(BIN)/retention load-cdnow --out $(CURDIR)/data/cdnow
+	RETENTION_DB=cdnow.duckdb $(DBT) build --vars "$$(cat config/cdnow_vars.yml)"
+	RETENTION_DB=cdnow.duckdb $(BIN)/retention summary
+
+lint: install
+	$(BIN)/ruff check python tests/python
+	$(BIN)/ruff format --check python tests/python
+	RETENTION_DB=lint.duckdb $(BIN)/sqlfluff lint models macros tests/dbt
+
+pytest: install
+	$(BIN)/pytest
+
+# The demo build and its data tests, in a database of its own.
+dbt-test: install
+	RETENTION_DB=test.duckdb $(DBT) build --fail-fast
+
+test: lint pytest dbt-test
+
+clean:
+	rm -rf target logs *.duckdb *.duckdb.wal
