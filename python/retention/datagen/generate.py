@@ -1,0 +1,207 @@
+"""Orchestration: simulate customer chunks, format, corrupt (optionally) and write them.
+
+Memory is bounded by the chunk: each chunk of customers is simulated block by block, turned
+into Arrow tables, written (one Parquet part per chunk, or appended to the CSV files) and
+released before the next one starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+from tqdm import tqdm
+
+from retention import __version__
+from retention.datagen.catalog import Catalog, catalog_size
+from retention.datagen.defects import DefectInjector
+from retention.datagen.params import BLOCK_CUSTOMERS, TABLES, GeneratorConfig
+from retention.datagen.simulate import BlockData, SimContext, concat_blocks, simulate_block
+from retention.datagen.tables import (
+    Counters,
+    IdWidths,
+    as_strings,
+    chunk_tables,
+    customers_truth_table,
+    products_table,
+)
+from retention.datagen.timeline import Window
+from retention.datagen.writer import CsvSink, ParquetSink, Sink
+
+PARAMS_FILE = "generation_params.json"
+
+
+@dataclass
+class GenerationSummary:
+    """What a run wrote."""
+
+    rows: dict[str, int]
+    files: list[Path]
+    seconds: float
+    defects: dict[str, dict[str, int]] = field(default_factory=dict)
+    tz_offset_timestamps: dict[str, int] = field(default_factory=dict)
+    truth_dir: Path | None = None
+
+    def format(self) -> str:
+        """A short human-readable report."""
+        lines = [f"generated {len(self.files)} files in {self.seconds:.1f} s"]
+        lines += [f"  {name:<12} {self.rows[name]:>13,} rows" for name in TABLES]
+        n_defects = sum(sum(v.values()) for v in self.defects.values())
+        if n_defects:
+            lines.append(f"  defects injected: {n_defects:,}")
+        if self.truth_dir is not None:
+            lines.append(f"  ground truth: {self.truth_dir}")
+        return "\n".join(lines)
+
+
+def _chunks(n_customers: int, blocks_per_chunk: int) -> Iterator[list[tuple[int, int, int]]]:
+    """Chunks as lists of ``(block_index, first_customer_number, n_customers)``."""
+    n_blocks = -(-n_customers // BLOCK_CUSTOMERS)
+    for first in range(0, n_blocks, blocks_per_chunk):
+        yield [
+            (b, b * BLOCK_CUSTOMERS + 1, min(BLOCK_CUSTOMERS, n_customers - b * BLOCK_CUSTOMERS))
+            for b in range(first, min(first + blocks_per_chunk, n_blocks))
+        ]
+
+
+def _segments(blocks: list[tuple[int, BlockData]]) -> dict[str, list[tuple[int, int]]]:
+    """Rows per block of each customer-dependent table (for block-wise defect injection)."""
+    return {
+        "customers": [(b, d.n_customers) for b, d in blocks],
+        "orders": [(b, d.n_orders) for b, d in blocks],
+        "order_items": [(b, d.item_order.size) for b, d in blocks],
+        "events": [(b, d.ev_time.size) for b, d in blocks],
+    }
+
+
+def _remove_stale_defects(truth_root: Path) -> None:
+    """Drop the defects table of an earlier run into the same folder (this run has none)."""
+    (truth_root / "defects.csv").unlink(missing_ok=True)
+    for part in (truth_root / "defects").glob("part-*.parquet"):
+        part.unlink()
+
+
+def _sinks(config: GeneratorConfig) -> tuple[Sink, Sink | None]:
+    truth_root = config.truth_path
+    if truth_root is not None and config.defect_rate == 0:
+        _remove_stale_defects(truth_root)
+    if config.format == "parquet":
+        return ParquetSink(config.out), ParquetSink(truth_root) if truth_root else None
+    prefix = "raw_" if config.seed_files else ""
+    data = CsvSink(config.out, {name: f"{prefix}{name}.csv" for name in TABLES})
+    return data, CsvSink(truth_root, {}) if truth_root else None
+
+
+def _params_json(
+    config: GeneratorConfig, n_products: int, widths: IdWidths, summary: GenerationSummary
+) -> str:
+    window = Window(config.start, config.end)
+    doc = {
+        "generator": "retention.datagen",
+        "package_version": __version__,
+        "seed": config.seed,
+        "customers": config.customers,
+        "start": config.start.isoformat(),
+        "end": config.end.isoformat(),
+        "window_utc": [
+            f"{config.start.isoformat()} 00:00:00",
+            f"{config.end.isoformat()} 23:59:59",
+        ],
+        "window_epoch_seconds": [window.start_ts, window.end_ts],
+        "format": config.format,
+        "seed_files": config.seed_files,
+        "defect_rate": config.defect_rate,
+        "events_scale": config.events_scale,
+        "chunk_customers": config.chunk_customers,
+        "block_customers": BLOCK_CUSTOMERS,
+        "n_products": n_products,
+        "id_widths": dataclasses.asdict(widths),
+        "model": dataclasses.asdict(config.model),
+        "rows": summary.rows,
+        "defects": summary.defects,
+        "defects_total": sum(sum(v.values()) for v in summary.defects.values()),
+        "tz_offset_timestamps": summary.tz_offset_timestamps,
+        "tz_offset_timestamps_total": sum(summary.tz_offset_timestamps.values()),
+    }
+    return json.dumps(doc, indent=2, sort_keys=False) + "\n"
+
+
+def generate(config: GeneratorConfig) -> GenerationSummary:
+    """Generate the dataset described by ``config``; returns what was written."""
+    config.validate()
+    began = time.perf_counter()
+    model = config.model
+    window = Window(config.start, config.end)
+    n_products = catalog_size(config.customers, model)
+    catalog = Catalog.build(np.random.default_rng([config.seed, 0]), n_products, model)
+    ctx = SimContext.build(config.seed, window, model, catalog, config.events_scale)
+    widths = IdWidths.for_size(config.customers, n_products)
+    data_sink, truth_sink = _sinks(config)
+    injector = (
+        DefectInjector(config.seed, config.defect_rate, model.tz_offset_share, widths.order)
+        if config.defect_rate > 0
+        else None
+    )
+    rows = dict.fromkeys(TABLES, 0)
+    defect_parts: list[pa.Table] = []
+
+    def emit(name: str, table: pa.Table, segments: list[tuple[int, int]]) -> None:
+        if injector is not None:
+            table, found = injector.apply(name, as_strings(table), segments)
+            defect_parts.append(found)
+        data_sink.write(name, table)
+        rows[name] += table.num_rows
+
+    products = products_table(catalog, widths)
+    product_ids = products.column("product_id").combine_chunks()
+    emit("products", products, [(0, products.num_rows)])
+
+    counters = Counters()
+    blocks_per_chunk = config.blocks_per_chunk
+    n_chunks = -(-config.customers // (BLOCK_CUSTOMERS * blocks_per_chunk))
+    progress = tqdm(
+        _chunks(config.customers, blocks_per_chunk),
+        total=n_chunks,
+        unit="chunk",
+        desc="generate",
+        file=sys.stderr,
+        disable=config.quiet,
+    )
+    for chunk in progress:
+        blocks = [(b, simulate_block(ctx, b, first, n)) for b, first, n in chunk]
+        segments = _segments(blocks)
+        data = concat_blocks([d for _, d in blocks])
+        del blocks
+        tables = chunk_tables(data, counters, widths, product_ids)
+        if truth_sink is not None:
+            truth_sink.write("customers_truth", customers_truth_table(data, widths))
+        del data
+        for name in ("customers", "orders", "order_items", "events"):
+            emit(name, tables.pop(name), segments[name])
+        if truth_sink is not None and injector is not None:
+            truth_sink.write("defects", pa.concat_tables(defect_parts))
+        defect_parts.clear()
+    progress.close()
+
+    files = data_sink.close()
+    if injector is not None and counters.order > injector.lowest_orphan_number:
+        raise RuntimeError("orphan order ids collide with real ones: widen IdWidths.order")
+    summary = GenerationSummary(rows=rows, files=files, seconds=0.0, truth_dir=config.truth_path)
+    if injector is not None:
+        for (table, cls), count in sorted(injector.defect_counts.items()):
+            summary.defects.setdefault(table, {})[cls] = count
+        summary.tz_offset_timestamps = dict(sorted(injector.tz_counts.items()))
+    if truth_sink is not None and config.truth_path is not None:
+        files += truth_sink.close()
+        params = config.truth_path / PARAMS_FILE
+        params.write_text(_params_json(config, n_products, widths, summary))
+        files.append(params)
+    summary.seconds = time.perf_counter() - began
+    return summary
