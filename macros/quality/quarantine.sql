@@ -1,0 +1,54 @@
+{#-
+    Latest instant a raw timestamp may have: the build's start plus a tolerance
+    for clock skew. Anything later is quarantined as `future_timestamp`.
+-#}
+{% macro max_valid_timestamp() -%}
+    cast({{ dbt.dateadd(
+        'hour',
+        var('future_tolerance_hours'),
+        "cast('" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S') ~ "' as timestamp)"
+    ) }} as timestamp)
+{%- endmacro %}
+
+{#-
+    Give every raw row exactly one outcome. `checked_cte` has one row per raw
+    row with `raw_row_hash` and `row_reason` (null when the row itself is
+    valid). On top of that:
+      - a second or later identical copy of a valid row -> exact_duplicate;
+      - among the remaining valid rows, every version of a natural key but the
+        one with the latest `latest_by` (ties: highest row hash) -> key_duplicate.
+    Output adds `raw_row_id` (unique per raw row) and `quarantine_reason`
+    (null = the row goes to staging).
+-#}
+{% macro resolve_duplicates(checked_cte, natural_key, latest_by) -%}
+    select
+        *,
+        case
+            when row_reason is not null then row_reason
+            when exact_copy_number > 1 then 'exact_duplicate'
+            when key_version_number > 1 then 'key_duplicate'
+        end as quarantine_reason
+    from (
+        select
+            *,
+            cast(row_number() over (
+                partition by
+                    {% for column in natural_key %}{{ column }}, {% endfor -%}
+                    case when row_reason is null and exact_copy_number = 1 then 1 else 0 end
+                order by {{ latest_by }} desc, raw_row_hash desc
+            ) as {{ dbt.type_int() }}) as key_version_number
+        from (
+            select
+                *,
+                concat(raw_row_hash, '-', cast(exact_copy_number as {{ dbt.type_string() }})) as raw_row_id
+            from (
+                select
+                    *,
+                    cast(row_number() over (
+                        partition by raw_row_hash order by raw_row_hash
+                    ) as {{ dbt.type_int() }}) as exact_copy_number
+                from {{ checked_cte }}
+            ) as copies_numbered
+        ) as ids_assigned
+    ) as versions_numbered
+{%- endmacro %}

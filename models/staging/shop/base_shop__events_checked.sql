@@ -1,0 +1,61 @@
+{{ config(materialized='table', enabled=var('enable_events')) }}
+
+with
+
+events as (
+
+    select * from {{ ref('base_shop__events') }}
+
+),
+
+typed as (
+
+    select
+        raw_row_hash,
+
+        ---------- ids
+        nullif(trim(event_id), '') as event_id,
+        nullif(trim(customer_id), '') as customer_id,
+        nullif(trim(session_id), '') as session_id,
+        nullif(trim(product_id), '') as product_id,
+
+        ---------- timestamps
+        nullif(trim(event_at), '') as event_at_text,
+        {{ retention.to_utc_timestamp("nullif(trim(event_at), '')") }} as event_at,
+
+        ---------- attributes
+        lower(nullif(trim(event_type), '')) as event_type
+
+    from events
+
+),
+
+checked as (
+
+    select
+        *,
+        case
+            when customer_id is null then 'null_key'
+            when event_at_text is null or event_type is null then 'missing_value'
+            when event_at is null then 'unparseable_timestamp'
+            when event_at > {{ retention.max_valid_timestamp() }} then 'future_timestamp'
+            when
+                event_type not in (
+                    {%- for event_type in var('event_types') %}
+                        '{{ event_type }}'{% if not loop.last %},{% endif %}
+                    {%- endfor %}
+                )
+                then 'unknown_event_type'
+        end as row_reason
+    from typed
+
+),
+
+resolved as (
+
+    {#- Events without an id are keyed by their content: only exact copies collide. -#}
+    {{ retention.resolve_duplicates('checked', ['coalesce(event_id, raw_row_hash)'], 'event_at') }}
+
+)
+
+select * from resolved

@@ -1,0 +1,63 @@
+{{ config(materialized='table') }}
+
+with
+
+orders as (
+
+    select * from {{ ref('base_shop__orders') }}
+
+),
+
+typed as (
+
+    select
+        raw_row_hash,
+
+        ---------- ids
+        nullif(trim(order_id), '') as order_id,
+        nullif(trim(customer_id), '') as customer_id,
+
+        ---------- timestamps
+        nullif(trim(ordered_at), '') as ordered_at_text,
+        {{ retention.to_utc_timestamp("nullif(trim(ordered_at), '')") }} as ordered_at,
+
+        ---------- amounts
+        nullif(trim(order_total), '') as order_total_text,
+        {{ retention.try_cast("nullif(trim(order_total), '')", 'decimal(18, 2)') }} as order_total,
+        nullif(trim(discount_amount), '') as discount_amount_text,
+        {{ retention.try_cast("nullif(trim(discount_amount), '')", 'decimal(18, 2)') }} as discount_amount,
+
+        ---------- attributes
+        nullif(trim(coupon_code), '') as coupon_code,
+        {{ retention.normalise_order_status('status') }} as status
+
+    from orders
+
+),
+
+checked as (
+
+    select
+        *,
+        case
+            when order_id is null or customer_id is null then 'null_key'
+            when ordered_at_text is null or order_total_text is null then 'missing_value'
+            when ordered_at is null then 'unparseable_timestamp'
+            when order_total is null
+                or (discount_amount_text is not null and discount_amount is null)
+                then 'non_numeric_amount'
+            when order_total < 0 or discount_amount < 0 then 'negative_amount'
+            when ordered_at > {{ retention.max_valid_timestamp() }} then 'future_timestamp'
+            when status is null then 'unknown_status'
+        end as row_reason
+    from typed
+
+),
+
+resolved as (
+
+    {{ retention.resolve_duplicates('checked', ['order_id'], 'ordered_at') }}
+
+)
+
+select * from resolved

@@ -1,0 +1,1 @@
+"""Loaders that turn public datasets into the warehouse's input contract."""
