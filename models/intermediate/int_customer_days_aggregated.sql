@@ -1,0 +1,162 @@
+{#-
+    One row per customer and day with any activity: orders, revenue, items,
+    discounts, returns, cancellations, sessions and events by type. Every
+    windowed feature and every label is computed from this table, never by
+    rescanning raw events per cutoff. Families whose source is switched off
+    are left out, not filled with zeros.
+-#}
+{%- set order_measures = [
+    'completed_orders', 'placed_orders', 'cancelled_orders', 'returned_orders',
+    'revenue', 'discount_amount', 'discounted_orders',
+] -%}
+{%- set item_measures = ['items_purchased'] if var('enable_order_items') else [] -%}
+{%- set event_measures = [
+    'events', 'sessions', 'page_views', 'product_views', 'searches',
+    'add_to_carts', 'begin_checkouts', 'purchase_events',
+] if var('enable_events') else [] -%}
+{%- set measures = order_measures + item_measures + event_measures -%}
+
+with
+
+orders as (
+
+    select * from {{ ref('stg_shop__orders') }}
+    where status <> 'pending'
+
+),
+
+{% if var('enable_order_items') %}
+    order_items as (
+
+        select * from {{ ref('stg_shop__order_items') }}
+
+    ),
+{% endif %}
+
+{% if var('enable_events') %}
+    events as (
+
+        select * from {{ ref('int_events_sessionized') }}
+
+    ),
+{% endif %}
+
+order_days as (
+
+    select
+        customer_id,
+        ordered_date as activity_date,
+        sum(case when is_completed then 1 else 0 end) as completed_orders,
+        count(*) as placed_orders,
+        sum(case when is_cancelled then 1 else 0 end) as cancelled_orders,
+        sum(case when is_returned then 1 else 0 end) as returned_orders,
+        sum(case when is_completed then order_total else 0 end) as revenue,
+        sum(case when is_completed then discount_amount else 0 end) as discount_amount,
+        sum(case when is_completed and (discount_amount > 0 or has_coupon) then 1 else 0 end)
+            as discounted_orders
+    from orders
+    group by 1, 2
+
+),
+
+{% if var('enable_order_items') %}
+    item_days as (
+
+        select
+            orders.customer_id,
+            orders.ordered_date as activity_date,
+            sum(order_items.quantity) as items_purchased
+        from order_items
+        inner join orders
+            on order_items.order_id = orders.order_id
+        where orders.is_completed
+        group by 1, 2
+
+    ),
+{% endif %}
+
+{% if var('enable_events') %}
+    event_days as (
+
+        select
+            customer_id,
+            event_date as activity_date,
+            count(*) as events,
+            count(distinct session_key) as sessions,
+            sum(case when event_type = 'page_view' then 1 else 0 end) as page_views,
+            sum(case when event_type = 'product_view' then 1 else 0 end) as product_views,
+            sum(case when event_type = 'search' then 1 else 0 end) as searches,
+            sum(case when event_type = 'add_to_cart' then 1 else 0 end) as add_to_carts,
+            sum(case when event_type = 'begin_checkout' then 1 else 0 end) as begin_checkouts,
+            sum(case when event_type = 'purchase' then 1 else 0 end) as purchase_events
+        from events
+        group by 1, 2
+
+    ),
+{% endif %}
+
+{%- set parts = [('order_days', order_measures), ('item_days', item_measures), ('event_days', event_measures)] %}
+
+unioned as (
+
+    {% for cte, cte_measures in parts if cte_measures %}
+        {%- if not loop.first %}
+            union all
+        {% endif %}
+        select
+            customer_id,
+            activity_date,
+            {%- for measure in measures %}
+                {% if measure in cte_measures %}{{ measure }}{% else %}0{% endif %} as {{ measure }}
+                {%- if not loop.last %},{% endif %}
+            {%- endfor %}
+        from {{ cte }}
+    {% endfor %}
+
+),
+
+customer_days as (
+
+    select
+        customer_id,
+        activity_date,
+        {%- for measure in measures %}
+            sum({{ measure }}) as {{ measure }}{% if not loop.last %},{% endif %}
+        {%- endfor %}
+    from unioned
+    group by 1, 2
+
+),
+
+order_gaps as (
+
+    {#- Days since the previous purchase day, on purchase days only. A day's
+        previous purchase day is always earlier, so features that read gaps
+        before a cutoff never see the future. -#}
+    select
+        customer_id,
+        activity_date,
+        {{ dbt.datediff(
+            'lag(activity_date) over (partition by customer_id order by activity_date)',
+            'activity_date',
+            'day'
+        ) }} as days_since_previous_order_day
+    from customer_days
+    where completed_orders > 0
+
+),
+
+final as (
+
+    select
+        customer_days.*,
+        cast(order_gaps.days_since_previous_order_day as {{ dbt.type_int() }})
+            as days_since_previous_order_day
+    from customer_days
+    left join order_gaps
+        on customer_days.customer_id = order_gaps.customer_id
+            and customer_days.activity_date = order_gaps.activity_date
+
+)
+
+select * from final
