@@ -1,0 +1,10 @@
+"""Score the as-of snapshot with the champion; returns the kept score history."""
+
+from retention.churn.pipeline import run_scoring
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    dbt.ref("ml_churn_training")  # the champion is decided there
+    snapshots = dbt.ref("fct_customer_snapshots").df()
+    return run_scoring(snapshots, dbt.config.get("churn") or {})

@@ -1,0 +1,1 @@
+"""Churn modelling: baselines, candidates, out-of-time selection, calibration, scoring."""

@@ -1,0 +1,184 @@
+"""Candidate churn classifiers, each a scikit-learn estimator with fixed seeds.
+
+All share one preprocessing recipe, fitted on training rows only (inside the
+Pipeline): numeric features are median-imputed with missing indicators (a
+missing gap or trend means "not enough history", which is informative),
+categoricals are one-hot encoded. Logistic regression and the Keras network
+also standardise.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+CANDIDATES = ("logistic_regression", "hist_gradient_boosting", "keras_mlp")
+
+
+def preprocessor(numeric: list[str], categorical: list[str], scale: bool) -> ColumnTransformer:
+    numeric_steps = [SimpleImputer(strategy="median", add_indicator=True)]
+    if scale:
+        numeric_steps.append(StandardScaler())
+    transformers = [("numeric", make_pipeline(*numeric_steps), numeric)]
+    if categorical:
+        transformers.append(
+            (
+                "categorical",
+                make_pipeline(
+                    SimpleImputer(strategy="constant", fill_value="unknown"),
+                    OneHotEncoder(handle_unknown="ignore", min_frequency=20, sparse_output=False),
+                ),
+                categorical,
+            )
+        )
+    return ColumnTransformer(transformers, verbose_feature_names_out=False)
+
+
+class KerasMLPClassifier(ClassifierMixin, BaseEstimator):
+    """A small feed-forward network on tensorflow-cpu, as a scikit-learn classifier.
+
+    Early stopping watches the last `validation_fraction` of the rows *in the
+    order given*; callers pass rows sorted by cutoff, so it holds out the most
+    recent snapshots instead of a shuffled sample.
+    """
+
+    def __init__(
+        self,
+        hidden_units: tuple[int, ...] = (32, 16),
+        dropout: float = 0.1,
+        learning_rate: float = 1e-3,
+        epochs: int = 30,
+        batch_size: int = 512,
+        validation_fraction: float = 0.15,
+        patience: int = 3,
+        random_state: int = 42,
+    ):
+        self.hidden_units = hidden_units
+        self.dropout = dropout
+        self.learning_rate = learning_rate
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        import keras  # imported here: ~10 s and ~400 MB, only when this candidate runs
+
+        keras.utils.set_random_seed(self.random_state)
+        try:
+            import tensorflow as tf
+
+            tf.config.experimental.enable_op_determinism()
+        except Exception:  # noqa: BLE001 - determinism is best effort across TF builds
+            pass
+        X = np.asarray(X, dtype="float32")
+        y = np.asarray(y, dtype="float32")
+        self.classes_ = np.array([0, 1])
+        n_val = int(len(X) * self.validation_fraction)
+        inputs = keras.Input(shape=(X.shape[1],))
+        hidden = inputs
+        for units in self.hidden_units:
+            hidden = keras.layers.Dense(units, activation="relu")(hidden)
+            if self.dropout:
+                hidden = keras.layers.Dropout(self.dropout)(hidden)
+        outputs = keras.layers.Dense(1, activation="sigmoid")(hidden)
+        model = keras.Model(inputs, outputs)
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate=self.learning_rate),
+            loss="binary_crossentropy",
+        )
+        fit_args = {}
+        if n_val >= 50:
+            fit_args["validation_data"] = (X[-n_val:], y[-n_val:])
+            X, y = X[:-n_val], y[:-n_val]
+            fit_args["callbacks"] = [
+                keras.callbacks.EarlyStopping(
+                    patience=self.patience, restore_best_weights=True, monitor="val_loss"
+                )
+            ]
+        history = model.fit(
+            X,
+            y,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            shuffle=True,
+            verbose=0,
+            **fit_args,
+        )
+        self.model_ = model
+        self.epochs_run_ = len(history.history["loss"])
+        return self
+
+    def predict_proba(self, X):
+        X = np.asarray(X, dtype="float32")
+        p = self.model_.predict(X, batch_size=8192, verbose=0).reshape(-1)
+        p = np.clip(p.astype(float), 1e-6, 1 - 1e-6)
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X):
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+
+    def __getstate__(self):
+        # Keras models pickle poorly across versions; store weights + config instead.
+        state = self.__dict__.copy()
+        model = state.pop("model_", None)
+        if model is not None:
+            state["_keras_config"] = model.to_json()
+            state["_keras_weights"] = model.get_weights()
+        return state
+
+    def __setstate__(self, state):
+        config = state.pop("_keras_config", None)
+        weights = state.pop("_keras_weights", None)
+        self.__dict__.update(state)
+        if config is not None:
+            import keras
+
+            self.model_ = keras.models.model_from_json(config)
+            self.model_.set_weights(weights)
+
+
+def build_candidate(
+    name: str, numeric: list[str], categorical: list[str], random_state: int = 42
+) -> Pipeline:
+    if name == "logistic_regression":
+        estimator = LogisticRegression(C=1.0, max_iter=2000, random_state=random_state)
+        return Pipeline(
+            [("prepare", preprocessor(numeric, categorical, True)), ("model", estimator)]
+        )
+    if name == "hist_gradient_boosting":
+        estimator = HistGradientBoostingClassifier(
+            learning_rate=0.05,
+            max_iter=300,
+            max_leaf_nodes=15,
+            min_samples_leaf=100,
+            l2_regularization=1.0,
+            early_stopping=False,
+            random_state=random_state,
+        )
+        return Pipeline(
+            [("prepare", preprocessor(numeric, categorical, False)), ("model", estimator)]
+        )
+    if name == "keras_mlp":
+        return Pipeline(
+            [
+                ("prepare", preprocessor(numeric, categorical, True)),
+                ("model", KerasMLPClassifier(random_state=random_state)),
+            ]
+        )
+    raise ValueError(f"unknown candidate {name!r}; choose from {CANDIDATES}")
+
+
+def positive_proba(model, frame: pd.DataFrame) -> np.ndarray:
+    return np.asarray(model.predict_proba(frame)[:, 1], dtype=float)

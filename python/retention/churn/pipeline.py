@@ -1,0 +1,147 @@
+"""The functions the dbt Python models call (models/ml/*.py stay one-liners)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import fields
+
+import pandas as pd
+
+from retention.churn.btyd import BtydModel, customer_lifetime_value, rfm_from_snapshots
+from retention.churn.frames import prepare_snapshots
+from retention.churn.registry import Registry
+from retention.churn.scoring import retained_reference, score_customers
+from retention.churn.training import TrainingConfig, train_churn_model
+
+log = logging.getLogger("retention.churn")
+
+RUN_COLUMNS = [
+    "model_version", "package_version", "trained_at", "as_of_date", "validation_cutoff",
+    "training_cutoffs", "purged_training_cutoffs", "training_rows", "validation_rows",
+    "chosen_model", "calibration", "decision_threshold", "selection_metric", "promoted",
+    "decision_reason", "is_champion", "data_fingerprint", "features", "parameters", "metrics",
+    "artifact_path",
+]
+
+
+def training_config(settings: dict) -> TrainingConfig:
+    """Build the config from dbt model config values (which may arrive as strings)."""
+    config = TrainingConfig()
+    for f in fields(TrainingConfig):
+        value = settings.get(f.name)
+        if value is None:
+            continue
+        default = getattr(config, f.name)
+        if isinstance(default, bool):
+            value = str(value).lower() in ("true", "1", "yes")
+        elif isinstance(default, int):
+            value = int(value)
+        elif isinstance(default, tuple):
+            value = tuple(v.strip() for v in str(value).strip("[]()").replace("'", "").split(",") if v.strip())
+        setattr(config, f.name, value)
+    return config
+
+
+def run_training(snapshots: pd.DataFrame, settings: dict, registry: Registry | None = None) -> pd.DataFrame:
+    """Train and register; returns the whole run history (fct_model_runs)."""
+    registry = registry or Registry()
+    config = training_config(settings)
+    champion_version = registry.champion_version()
+    champion = registry.load_model(champion_version) if champion_version else None
+    started = time.perf_counter()
+    log.info("training on %d snapshot rows (champion: %s)", len(snapshots), champion_version)
+    result = train_churn_model(snapshots, config, champion, champion_version)
+    if result is None:
+        log.warning("no model trained; keeping champion %s", champion_version)
+    else:
+        if result.model_version == champion_version:
+            result.run["promoted"] = True
+            result.run["decision_reason"] = "same data and config as the champion (rerun)"
+        registry.save_run(result)
+        if result.run["promoted"]:
+            registry.set_champion(result.model_version)
+        log.info(
+            "trained %s in %.1fs: chose %s (%s calibration); promoted=%s (%s)",
+            result.model_version, time.perf_counter() - started, result.run["chosen_model"],
+            result.run["calibration"], result.run["promoted"], result.run["decision_reason"],
+        )
+    return run_history(registry)
+
+
+def run_history(registry: Registry) -> pd.DataFrame:
+    runs = registry.runs()
+    if runs.empty:
+        return pd.DataFrame(columns=RUN_COLUMNS)
+    runs["is_champion"] = runs["model_version"].eq(registry.champion_version())
+    return runs.reindex(columns=RUN_COLUMNS)
+
+
+def evaluation_history(registry: Registry | None = None, curves: bool = False) -> pd.DataFrame:
+    registry = registry or Registry()
+    runs = registry.runs()
+    if runs.empty:
+        return pd.DataFrame()
+    read = registry.curves if curves else registry.evaluation
+    return pd.concat([read(v) for v in runs["model_version"]], ignore_index=True)
+
+
+def run_scoring(snapshots: pd.DataFrame, settings: dict, registry: Registry | None = None) -> pd.DataFrame:
+    """Score the as-of rows with the champion, keep them in the score history, return it."""
+    registry = registry or Registry()
+    version = registry.champion_version()
+    if version is None:
+        raise RuntimeError(
+            "No champion churn model in the registry "
+            f"({registry.root}). Build ml_churn_training first (dbt build runs it)."
+        )
+    model = registry.load_model(version)
+    frame = prepare_snapshots(snapshots)
+    training = frame[frame["is_label_mature"].astype(bool)]
+    reference = retained_reference(model, training)
+    started = time.perf_counter()
+    scores = score_customers(
+        snapshots, model, version, reference,
+        high_risk=float(settings.get("high_risk_threshold") or 0.7),
+        medium_risk=float(settings.get("medium_risk_threshold") or 0.4),
+    )
+    log.info("scored %d customers with %s in %.1fs", len(scores), version, time.perf_counter() - started)
+    registry.save_scores(scores)
+    return registry.score_history()
+
+
+def run_customer_value(snapshots: pd.DataFrame, settings: dict) -> pd.DataFrame:
+    """BG/NBD P(alive) and expected purchases, Gamma-Gamma CLV, at as_of_date."""
+    horizon = int(settings.get("churn_horizon_days") or 90)
+    clv_horizon = int(settings.get("clv_horizon_days") or 365)
+    frame = prepare_snapshots(snapshots)
+    frame = frame[frame["is_scoring_cutoff"].astype(bool) & (frame["order_days_count"] >= 1)]
+    frame = frame.reset_index(drop=True)
+    columns = [
+        "customer_id", "as_of_date", "p_alive", "expected_purchases_horizon",
+        "p_no_purchase_horizon", "expected_purchases_clv_horizon", "clv", "clv_horizon_days",
+    ]
+    if len(frame) < 50:
+        log.warning("customer value skipped: %d buyers at as_of_date (need 50)", len(frame))
+        return pd.DataFrame(columns=columns)
+    rfm = rfm_from_snapshots(frame)
+    bg_nbd = BtydModel("bg_nbd").fit(rfm)
+    horizon_scores = bg_nbd.score(rfm, horizon)
+    clv_scores = bg_nbd.score(rfm, clv_horizon)
+    try:
+        clv = customer_lifetime_value(bg_nbd, rfm, clv_horizon)
+    except ValueError as error:
+        log.warning("CLV not computed: %s", error)
+        clv = pd.Series([float("nan")] * len(frame))
+    return pd.DataFrame(
+        {
+            "customer_id": frame["customer_id"].astype(str),
+            "as_of_date": frame["as_of_date"].dt.date,
+            "p_alive": horizon_scores.p_alive,
+            "expected_purchases_horizon": horizon_scores.expected_purchases,
+            "p_no_purchase_horizon": horizon_scores.p_no_purchase,
+            "expected_purchases_clv_horizon": clv_scores.expected_purchases,
+            "clv": clv,
+            "clv_horizon_days": clv_horizon,
+        }
+    )[columns]

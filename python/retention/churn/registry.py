@@ -1,0 +1,112 @@
+"""The model registry on disk: artefacts, run history, champion pointer, score history.
+
+Layout under the artefact root (default `<RETENTION_HOME>/artifacts/<database name>`, one
+registry per warehouse file; never in git):
+
+    models/<model_version>/model.joblib      the ChurnModel (pipeline + calibrator)
+    models/<model_version>/run.json          the registry row
+    models/<model_version>/evaluation.parquet, curves.parquet
+    champion.json                            {"model_version": ...}
+    scores/as_of_date=<YYYY-MM-DD>.parquet   one file per scoring date
+
+Everything is keyed by content (model_version derives from the data
+fingerprint and config), so a rerun on the same input overwrites the same
+files: reruns are idempotent, and the history keeps one entry per version and
+scoring date. Files are written to a temporary name and renamed, so a killed
+build never leaves half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import joblib
+import pandas as pd
+
+from retention.churn.training import ChurnModel, TrainingResult
+
+
+def artifact_root() -> Path:
+    configured = os.environ.get("RETENTION_ARTIFACTS")
+    if configured:
+        return Path(configured)
+    database = Path(os.environ.get("RETENTION_DB", "retention.duckdb")).stem
+    return Path(os.environ.get("RETENTION_HOME", Path.cwd())) / "artifacts" / database
+
+
+def _atomic_write(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def _json_default(value):
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    return str(value)
+
+
+class Registry:
+    def __init__(self, root: Path | None = None):
+        self.root = Path(root) if root else artifact_root()
+
+    # ---------- runs
+    def save_run(self, result: TrainingResult) -> Path:
+        folder = self.root / "models" / result.model_version
+        _atomic_write(folder / "model.joblib", lambda p: joblib.dump(result.challenger, p))
+        _atomic_write(folder / "evaluation.parquet", result.evaluation.to_parquet)
+        _atomic_write(folder / "curves.parquet", result.curves.to_parquet)
+        run = dict(result.run, artifact_path=str(folder))
+        _atomic_write(
+            folder / "run.json",
+            lambda p: p.write_text(json.dumps(run, default=_json_default, indent=1)),
+        )
+        return folder
+
+    def runs(self) -> pd.DataFrame:
+        rows = [
+            json.loads(p.read_text()) for p in sorted((self.root / "models").glob("*/run.json"))
+        ]
+        frame = pd.DataFrame(rows)
+        for column in ("trained_at", "as_of_date", "validation_cutoff"):
+            if column in frame:
+                frame[column] = pd.to_datetime(frame[column])
+        return frame.sort_values("trained_at").reset_index(drop=True) if rows else frame
+
+    def evaluation(self, model_version: str) -> pd.DataFrame:
+        return pd.read_parquet(self.root / "models" / model_version / "evaluation.parquet")
+
+    def curves(self, model_version: str) -> pd.DataFrame:
+        return pd.read_parquet(self.root / "models" / model_version / "curves.parquet")
+
+    # ---------- champion
+    def champion_version(self) -> str | None:
+        pointer = self.root / "champion.json"
+        if not pointer.is_file():
+            return None
+        version = json.loads(pointer.read_text())["model_version"]
+        return version if (self.root / "models" / version / "model.joblib").is_file() else None
+
+    def load_model(self, model_version: str) -> ChurnModel:
+        return joblib.load(self.root / "models" / model_version / "model.joblib")
+
+    def set_champion(self, model_version: str) -> None:
+        _atomic_write(
+            self.root / "champion.json",
+            lambda p: p.write_text(json.dumps({"model_version": model_version})),
+        )
+
+    # ---------- scores
+    def save_scores(self, scores: pd.DataFrame) -> None:
+        for as_of, part in scores.groupby("as_of_date"):
+            name = f"as_of_date={pd.Timestamp(as_of).date()}.parquet"
+            _atomic_write(self.root / "scores" / name, part.to_parquet)
+
+    def score_history(self) -> pd.DataFrame:
+        files = sorted((self.root / "scores").glob("as_of_date=*.parquet"))
+        if not files:
+            return pd.DataFrame()
+        return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
