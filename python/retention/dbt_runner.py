@@ -1,8 +1,8 @@
-"""Run dbt in a subprocess against a throwaway DuckDB file, for tests.
+"""Run dbt in a subprocess against a DuckDB file of its own (tests and benchmarks).
 
-Each run gets its own database file and its own target/log folders, so tests
-never touch the developer's ``retention.duckdb`` and can run next to other dbt
-invocations in the same checkout.
+Each run gets its own database file and its own target/log folders, so it
+never touches the developer's ``retention.duckdb`` and can run next to other
+dbt invocations in the same checkout.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 import duckdb
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[2]  # python/retention/ -> repository root
 DBT = Path(sys.executable).with_name("dbt")
 
 
@@ -36,13 +36,10 @@ class DbtRunError(RuntimeError):
 
 def dbt_env(db_path: Path, work_dir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     """Environment for one dbt run: its database, target and log folders."""
-    # profiles.yml joins RETENTION_HOME and RETENTION_DB with '/', so the
-    # database path is given relative to the project root.
-    db = os.path.relpath(Path(db_path).resolve(), REPO_ROOT)
     env = {
         **os.environ,
         "RETENTION_HOME": str(REPO_ROOT),
-        "RETENTION_DB": db,
+        "RETENTION_DB": str(Path(db_path).resolve()),
         "DBT_TARGET_PATH": str(work_dir / "target"),
         "DBT_LOG_PATH": str(work_dir / "logs"),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
