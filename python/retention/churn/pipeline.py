@@ -17,10 +17,26 @@ from retention.churn.training import TrainingConfig, train_churn_model
 log = logging.getLogger("retention.churn")
 
 RUN_COLUMNS = [
-    "model_version", "package_version", "trained_at", "as_of_date", "validation_cutoff",
-    "training_cutoffs", "purged_training_cutoffs", "training_rows", "validation_rows",
-    "chosen_model", "calibration", "decision_threshold", "selection_metric", "promoted",
-    "decision_reason", "is_champion", "data_fingerprint", "features", "parameters", "metrics",
+    "model_version",
+    "package_version",
+    "trained_at",
+    "as_of_date",
+    "validation_cutoff",
+    "training_cutoffs",
+    "purged_training_cutoffs",
+    "training_rows",
+    "validation_rows",
+    "chosen_model",
+    "calibration",
+    "decision_threshold",
+    "selection_metric",
+    "promoted",
+    "decision_reason",
+    "is_champion",
+    "data_fingerprint",
+    "features",
+    "parameters",
+    "metrics",
     "artifact_path",
 ]
 
@@ -38,12 +54,16 @@ def training_config(settings: dict) -> TrainingConfig:
         elif isinstance(default, int):
             value = int(value)
         elif isinstance(default, tuple):
-            value = tuple(v.strip() for v in str(value).strip("[]()").replace("'", "").split(",") if v.strip())
+            value = tuple(
+                v.strip() for v in str(value).strip("[]()").replace("'", "").split(",") if v.strip()
+            )
         setattr(config, f.name, value)
     return config
 
 
-def run_training(snapshots: pd.DataFrame, settings: dict, registry: Registry | None = None) -> pd.DataFrame:
+def run_training(
+    snapshots: pd.DataFrame, settings: dict, registry: Registry | None = None
+) -> pd.DataFrame:
     """Train and register; returns the whole run history (fct_model_runs)."""
     registry = registry or Registry()
     config = training_config(settings)
@@ -63,8 +83,12 @@ def run_training(snapshots: pd.DataFrame, settings: dict, registry: Registry | N
             registry.set_champion(result.model_version)
         log.info(
             "trained %s in %.1fs: chose %s (%s calibration); promoted=%s (%s)",
-            result.model_version, time.perf_counter() - started, result.run["chosen_model"],
-            result.run["calibration"], result.run["promoted"], result.run["decision_reason"],
+            result.model_version,
+            time.perf_counter() - started,
+            result.run["chosen_model"],
+            result.run["calibration"],
+            result.run["promoted"],
+            result.run["decision_reason"],
         )
     return run_history(registry)
 
@@ -86,7 +110,9 @@ def evaluation_history(registry: Registry | None = None, curves: bool = False) -
     return pd.concat([read(v) for v in runs["model_version"]], ignore_index=True)
 
 
-def run_scoring(snapshots: pd.DataFrame, settings: dict, registry: Registry | None = None) -> pd.DataFrame:
+def run_scoring(
+    snapshots: pd.DataFrame, settings: dict, registry: Registry | None = None
+) -> pd.DataFrame:
     """Score the as-of rows with the champion, keep them in the score history, return it."""
     registry = registry or Registry()
     version = registry.champion_version()
@@ -101,11 +127,16 @@ def run_scoring(snapshots: pd.DataFrame, settings: dict, registry: Registry | No
     reference = retained_reference(model, training)
     started = time.perf_counter()
     scores = score_customers(
-        snapshots, model, version, reference,
+        snapshots,
+        model,
+        version,
+        reference,
         high_risk=float(settings.get("high_risk_threshold") or 0.7),
         medium_risk=float(settings.get("medium_risk_threshold") or 0.4),
     )
-    log.info("scored %d customers with %s in %.1fs", len(scores), version, time.perf_counter() - started)
+    log.info(
+        "scored %d customers with %s in %.1fs", len(scores), version, time.perf_counter() - started
+    )
     registry.save_scores(scores)
     return registry.score_history()
 
@@ -118,8 +149,14 @@ def run_customer_value(snapshots: pd.DataFrame, settings: dict) -> pd.DataFrame:
     frame = frame[frame["is_scoring_cutoff"].astype(bool) & (frame["order_days_count"] >= 1)]
     frame = frame.reset_index(drop=True)
     columns = [
-        "customer_id", "as_of_date", "p_alive", "expected_purchases_horizon",
-        "p_no_purchase_horizon", "expected_purchases_clv_horizon", "clv", "clv_horizon_days",
+        "customer_id",
+        "as_of_date",
+        "p_alive",
+        "expected_purchases_horizon",
+        "p_no_purchase_horizon",
+        "expected_purchases_clv_horizon",
+        "clv",
+        "clv_horizon_days",
     ]
     if len(frame) < 50:
         log.warning("customer value skipped: %d buyers at as_of_date (need 50)", len(frame))

@@ -25,14 +25,20 @@ FAMILIES: list[tuple[str, str]] = [
     ("btyd", r"^btyd_"),
     ("recency", r"^(days_since_last_order|days_since_last_activity|overdue_ratio|order_gap_)"),
     ("engagement", r"^(sessions_|events_|days_since_last_session|product_views_|searches_)"),
-    ("funnel", r"^(add_to_carts_|begin_checkouts_|purchase_events_|cart_abandonment|session_conversion)"),
+    (
+        "funnel",
+        r"^(add_to_carts_|begin_checkouts_|purchase_events_|cart_abandonment|session_conversion)",
+    ),
     ("discounts", r"^(discount|discounted_)"),
     ("returns", r"^(return_rate|cancel_rate|returned_|cancelled_)"),
     ("spend", r"^(revenue_|avg_order_value)"),
     ("tenure", r"^(days_since_first_|days_since_signup)"),
     ("categories", r"^(category_count|top_category_share)"),
     ("profile", r"^(acquisition_channel|country_code)$"),
-    ("purchase_frequency", r"^(orders_|order_days_count|placed_orders_count|active_days_count|items_purchased)"),
+    (
+        "purchase_frequency",
+        r"^(orders_|order_days_count|placed_orders_count|active_days_count|items_purchased)",
+    ),
 ]
 
 
@@ -60,7 +66,11 @@ def reason_text(family: str, row: pd.Series) -> str:
         return f"no activity for {_fmt_days(get('days_since_last_activity'))} days"
     if family == "purchase_frequency":
         orders = get("orders_count")
-        if pd.notna(get("orders_90d")) and pd.notna(get("orders_prev_90d")) and get("orders_prev_90d", 0) > get("orders_90d", 0):
+        if (
+            pd.notna(get("orders_90d"))
+            and pd.notna(get("orders_prev_90d"))
+            and get("orders_prev_90d", 0) > get("orders_90d", 0)
+        ):
             return (
                 f"{int(get('orders_90d'))} orders in the last 90 days, down from "
                 f"{int(get('orders_prev_90d'))} the 90 days before"
@@ -82,7 +92,9 @@ def reason_text(family: str, row: pd.Series) -> str:
         return "browses without buying"
     if family == "discounts":
         rate = get("discounted_order_rate")
-        return f"{rate:.0%} of orders used a discount" if pd.notna(rate) else "discount-driven buyer"
+        return (
+            f"{rate:.0%} of orders used a discount" if pd.notna(rate) else "discount-driven buyer"
+        )
     if family == "returns":
         rate = get("return_rate")
         return f"returned {rate:.0%} of orders" if pd.notna(rate) else "returns or cancels orders"
@@ -93,7 +105,11 @@ def reason_text(family: str, row: pd.Series) -> str:
         return f"customer for {_fmt_days(get('days_since_first_order'))} days"
     if family == "categories":
         count = get("category_count")
-        return f"buys from {int(count)} categor{'y' if count == 1 else 'ies'}" if pd.notna(count) else "narrow interests"
+        return (
+            f"buys from {int(count)} categor{'y' if count == 1 else 'ies'}"
+            if pd.notna(count)
+            else "narrow interests"
+        )
     if family == "btyd":
         p0 = get("btyd_p_no_purchase")
         return (
