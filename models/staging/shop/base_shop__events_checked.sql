@@ -24,7 +24,8 @@ typed as (
         {{ retention.to_utc_timestamp("nullif(trim(event_at), '')") }} as event_at,
 
         ---------- attributes
-        lower(nullif(trim(event_type), '')) as event_type
+        lower(nullif(trim(event_type), '')) as event_type,
+        count(nullif(trim(event_id), '')) over () > 0 as source_has_event_ids
 
     from events
 
@@ -35,7 +36,8 @@ checked as (
     select
         *,
         case
-            when customer_id is null then 'null_key'
+            -- event_id is optional, but when the source has ids a missing one is a broken key
+            when customer_id is null or (event_id is null and source_has_event_ids) then 'null_key'
             when event_at_text is null or event_type is null then 'missing_value'
             when event_at is null then 'unparseable_timestamp'
             when event_at > {{ retention.max_valid_timestamp() }} then 'future_timestamp'
