@@ -56,6 +56,14 @@ class TrainingConfig:
     min_labelled_rows: int = 200
     min_class_rows: int = 20
     on_insufficient_labels: str = "error"  # error | skip
+    # Above this many labelled rows, train on a deterministic sample of customers
+    # (all their cutoffs kept), so 1M customers x 12 cutoffs stays within memory.
+    max_training_rows: int = 1_000_000
+    # What ships: "refit" = the chosen recipe refitted on every mature cutoff, with
+    # the calibrator learned on validation; "refit_uncalibrated" = the same refit
+    # without it; "validated" = exactly the purged-trained pipeline + calibrator
+    # that validation measured.
+    final_model: str = "refit"
 
 
 @dataclass
@@ -113,6 +121,7 @@ class ChurnModel:
 class TrainingResult:
     model_version: str
     challenger: ChurnModel
+    validated: ChurnModel  # the pair validation measured: purged-trained pipeline + calibrator
     run: dict
     evaluation: pd.DataFrame
     curves: pd.DataFrame
@@ -124,8 +133,10 @@ class TrainingResult:
 
 
 def data_fingerprint(frame: pd.DataFrame) -> str:
+    """Content hash of the rows, independent of row and column order: the warehouse
+    returns the snapshot mart in no guaranteed order (it is built by GROUP BYs)."""
     columns = sorted(frame.columns)
-    hashed = pd.util.hash_pandas_object(frame[columns], index=False).to_numpy()
+    hashed = np.sort(pd.util.hash_pandas_object(frame[columns], index=False).to_numpy())
     digest = hashlib.sha256(hashed.tobytes())
     digest.update(json.dumps(columns).encode())
     return digest.hexdigest()
@@ -143,6 +154,18 @@ def check_labels(rows: pd.DataFrame, what: str, config: TrainingConfig) -> str |
             "snapshot_every_days, or set churn_on_insufficient_labels: skip to build without a model."
         )
     return None
+
+
+def sample_customers(rows: pd.DataFrame, max_rows: int) -> pd.DataFrame:
+    """A deterministic sample of whole customers (every cutoff of a sampled customer
+    is kept) with about max_rows rows; the same customers whatever the row order."""
+    if len(rows) <= max_rows:
+        return rows
+    fraction = max_rows / len(rows)
+    buckets = pd.util.hash_pandas_object(rows["customer_id"].astype(str), index=False) % 10_000
+    sampled = rows[buckets.to_numpy() < int(fraction * 10_000)]
+    log.info("training on %d of %d labelled rows (customer sample)", len(sampled), len(rows))
+    return sampled
 
 
 def add_btyd_features(frame: pd.DataFrame, horizon_days: int) -> pd.DataFrame:
@@ -234,7 +257,9 @@ def train_churn_model(
     timings: dict[str, float] = {}
     started = time.perf_counter()
     frame = prepare_snapshots(snapshots)
-    mature = frame[frame["is_label_mature"].astype(bool)]
+    mature = sample_customers(
+        frame[frame["is_label_mature"].astype(bool)], config.max_training_rows
+    )
     if mature.empty:
         problem = (
             "no mature cutoff: every label window ends after as_of_date. Use a later "
@@ -269,7 +294,7 @@ def train_churn_model(
         t = time.perf_counter()
         frame = add_btyd_features(frame, config.horizon_days)
         timings["btyd_features_seconds"] = time.perf_counter() - t
-        mature = frame[frame["is_label_mature"].astype(bool)]
+        mature = frame.loc[mature.index]
         tuning = mature[mature["label_window_end_date"] <= validation_cutoff]
         validation = mature[mature["cutoff_date"] == validation_cutoff]
 
@@ -349,21 +374,31 @@ def train_churn_model(
                 "on the same validation rows"
             )
 
-    # ---------- refit the chosen recipe on every mature cutoff
-    t = time.perf_counter()
-    base = "hist_gradient_boosting" if chosen == "stacked_hgb_btyd" else chosen
-    final_pipeline = build_candidate(base, columns, categorical, config.seed)
-    final_pipeline.fit(mature[columns + categorical], mature[LABEL_COLUMN].astype(float).to_numpy())
-    timings["final_fit_seconds"] = time.perf_counter() - t
-    challenger = ChurnModel(
-        name=chosen,
-        numeric=list(columns),
-        categorical=list(categorical),
-        pipeline=final_pipeline,
-        calibrator=calibrator,
-        uses_btyd=chosen == "stacked_hgb_btyd",
-        horizon_days=config.horizon_days,
-    )
+    # ---------- the shipped model: refit on every mature cutoff, or the validated pair
+    if config.final_model not in ("refit", "refit_uncalibrated", "validated"):
+        raise ValueError(
+            f"final_model must be refit, refit_uncalibrated or validated, got {config.final_model!r}"
+        )
+    recipe = {
+        "name": chosen,
+        "numeric": list(columns),
+        "categorical": list(categorical),
+        "uses_btyd": chosen == "stacked_hgb_btyd",
+        "horizon_days": config.horizon_days,
+    }
+    validated = ChurnModel(pipeline=tuned_pipeline, calibrator=calibrator, **recipe)
+    if config.final_model == "validated":
+        challenger = validated
+    else:
+        t = time.perf_counter()
+        base = "hist_gradient_boosting" if chosen == "stacked_hgb_btyd" else chosen
+        final_pipeline = build_candidate(base, columns, categorical, config.seed)
+        final_pipeline.fit(
+            mature[columns + categorical], mature[LABEL_COLUMN].astype(float).to_numpy()
+        )
+        timings["final_fit_seconds"] = time.perf_counter() - t
+        final_calibrator = calibrator if config.final_model == "refit" else Calibrator("none")
+        challenger = ChurnModel(pipeline=final_pipeline, calibrator=final_calibrator, **recipe)
 
     evaluations, curves = [], []
     for name, kind, score, is_probability in scored:
@@ -400,7 +435,8 @@ def train_churn_model(
             {
                 "config": asdict(config),
                 "model": {
-                    k: repr(v) for k, v in final_pipeline.named_steps["model"].get_params().items()
+                    k: repr(v)
+                    for k, v in challenger.pipeline.named_steps["model"].get_params().items()
                 },
                 "calibration_log_loss": calibration_losses,
             },
@@ -427,6 +463,7 @@ def train_churn_model(
     return TrainingResult(
         model_version=model_version,
         challenger=challenger,
+        validated=validated,
         run=run,
         evaluation=evaluation,
         curves=pd.DataFrame(curves),
