@@ -11,7 +11,7 @@ DBT    := $(BIN)/dbt
 # dbt-duckdb resolves the database path against the working directory, so the
 # profile builds it from this absolute root (TOOLCHAIN.md, gotcha 3).
 export RETENTION_HOME := $(CURDIR)
-export TF_CPP_MIN_LOG_LEVEL := 2
+export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTENSOR_FLAGS := compiledir=$(CURDIR)/.cache/pytensor
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
