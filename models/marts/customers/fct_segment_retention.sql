@@ -1,0 +1,127 @@
+{#-
+    Retention per segment and period. A period is a snapshot cutoff: the
+    training cutoffs (every snapshot_every_days) and as_of_date. Customers are
+    grouped by their segment at as_of_date, so the history shows how today's
+    segments behaved before.
+      - customers: eligible customers of the segment at the cutoff;
+      - active_customers: those with an order or event in the period before
+        the cutoff ([cutoff - snapshot_every_days, cutoff));
+      - observed churn / retention: from mature labels (null while immature);
+      - predicted churn: from the churn scores of that scoring date (only
+        cutoffs that were scored, e.g. as_of_date);
+      - revenue: completed-order revenue in the label window (observed);
+      - revenue_at_risk: sum of CLV x P(churn) (scored cutoffs).
+    Groups smaller than min_group_size are suppressed (metrics null).
+-#}
+with
+
+snapshots as (
+
+    select * from {{ ref('fct_customer_snapshots') }}
+
+),
+
+segments as (
+
+    select * from {{ ref('ml_customer_segments') }}
+
+),
+
+scores as (
+
+    select * from {{ ref('fct_churn_scores') }}
+
+),
+
+customer_value as (
+
+    select * from {{ ref('ml_customer_value') }}
+
+),
+
+joined as (
+
+    select
+        segments.segment_id,
+        segments.segment_name,
+        snapshots.cutoff_date,
+        snapshots.is_scoring_cutoff,
+        snapshots.is_label_mature,
+        snapshots.customer_id,
+        snapshots.days_since_last_activity <= {{ var('snapshot_every_days') }} as is_active,
+        snapshots.is_churned,
+        snapshots.revenue_in_horizon,
+        scores.churn_probability,
+        case when snapshots.is_scoring_cutoff then customer_value.clv end as clv
+    from snapshots
+    inner join segments
+        on snapshots.customer_id = segments.customer_id
+    left join scores
+        on snapshots.customer_id = scores.customer_id
+        and snapshots.cutoff_date = scores.as_of_date
+    left join customer_value
+        on snapshots.customer_id = customer_value.customer_id
+        and snapshots.cutoff_date = customer_value.as_of_date
+
+),
+
+aggregated as (
+
+    select
+        segment_id,
+        segment_name,
+        cutoff_date,
+        max(case when is_scoring_cutoff then 1 else 0 end) = 1 as is_scoring_period,
+        max(case when is_label_mature then 1 else 0 end) = 1 as is_label_mature,
+        count(*) as customers,
+        sum(case when is_active then 1 else 0 end) as active_customers,
+        case when max(case when is_label_mature then 1 else 0 end) = 1
+            then sum(case when is_churned then 1 else 0 end)
+        end as churned_customers,
+        avg(case when is_churned is not null then case when is_churned then 1.0 else 0.0 end end)
+            as observed_churn_rate,
+        avg(churn_probability) as predicted_churn_rate,
+        sum(churn_probability) as expected_churners,
+        count(churn_probability) as scored_customers,
+        sum(revenue_in_horizon) as revenue,
+        sum(clv * churn_probability) as revenue_at_risk
+    from joined
+    group by 1, 2, 3
+
+),
+
+final as (
+
+    select
+        md5(concat(cast(segment_id as {{ dbt.type_string() }}), '|', cast(cutoff_date as {{ dbt.type_string() }})))
+            as segment_period_id,
+        cast(segment_id as {{ dbt.type_int() }}) as segment_id,
+        cast(segment_name as {{ dbt.type_string() }}) as segment_name,
+        cutoff_date as period_date,
+        is_scoring_period,
+        is_label_mature,
+        customers < {{ var('min_group_size', 10) }} as is_suppressed,
+        cast(customers as {{ dbt.type_bigint() }}) as customers,
+        {%- set metrics = {
+            'active_customers': dbt.type_bigint(),
+            'churned_customers': dbt.type_bigint(),
+            'observed_churn_rate': 'double',
+            'predicted_churn_rate': 'double',
+            'expected_churners': 'double',
+            'scored_customers': dbt.type_bigint(),
+            'revenue': 'double',
+            'revenue_at_risk': 'double',
+        } %}
+        {%- for column, data_type in metrics.items() %}
+        cast(case when customers >= {{ var('min_group_size', 10) }} then {{ column }} end as {{ data_type }})
+            as {{ column }},
+        {%- endfor %}
+        cast(case
+            when customers >= {{ var('min_group_size', 10) }} and is_label_mature
+                then 1 - observed_churn_rate
+        end as double) as retention_rate
+    from aggregated
+
+)
+
+select * from final
