@@ -151,20 +151,19 @@ def production_backtest(raw: Path, work: Path, stack_btyd: bool, T: pd.Timestamp
             y, positive_proba(pipeline, at_t[plain + categorical])
         )
     chosen, calibration = result.run["chosen_model"], result.run["calibration"]
+    refit = build_candidate(chosen, result.challenger.numeric, categorical, config.seed)
+    refit.fit(mature[result.challenger.features], y_mature)
+    shipped = result.challenger.predict(at_t)
     variants = {
-        f"**shipped: {chosen} refit + {calibration} calibration (final_model=refit)**": (
-            result.challenger.predict(at_t)
+        f"**shipped: {chosen}, {calibration} calibration, final_model={result.run['final_model']}**": shipped,
+        f"{chosen} purged-trained + {calibration}, as validated": result.validated.predict(at_t),
+        f"{chosen} refit + {calibration} learned on the purged fit": result.validated.calibrator.transform(
+            positive_proba(refit, at_t[result.challenger.features])
         ),
-        f"{chosen} refit, uncalibrated (final_model=refit_uncalibrated)": positive_proba(
-            result.challenger.pipeline, at_t[result.challenger.features]
-        ),
-        f"{chosen} purged-trained + {calibration}, as validated (final_model=validated)": (
-            result.validated.predict(at_t)
-        ),
+        f"{chosen} refit, uncalibrated": positive_proba(refit, at_t[result.challenger.features]),
     }
     for name, score in variants.items():
         rows[name] = metrics.probability_metrics(y, score)
-    shipped = next(iter(variants.values()))
 
     best_baseline = max((k for k in rows if "P(no purchase" in k), key=lambda k: rows[k]["auc"])
     rfm_best = "pareto_nbd" if best_baseline.startswith("Pareto") else "bg_nbd"

@@ -109,11 +109,13 @@ def test_candidates_never_see_labels_after_the_purge(result, snapshots):
         assert np.array_equal(
             result.validation_predictions[name], again.validation_predictions[name]
         ), name
-    # Different data, different version; the refit on every mature cutoff differs too.
+    # Different data, different version. A refit on every mature cutoff sees the
+    # late labels; the validated (purged) pair, shipped when calibrated, does not.
     assert again.model_version != result.model_version
-    assert not np.array_equal(
+    same = np.array_equal(
         result.challenger.predict_raw(snapshots), again.challenger.predict_raw(snapshots)
     )
+    assert same == (result.run["final_model"] == "validated")
 
 
 def test_selection_is_lowest_validation_log_loss(result):
@@ -322,7 +324,8 @@ def test_choose_calibration_fixes_a_miscalibrated_score():
     truth = rng.beta(2, 2, size=3000)
     y = (rng.uniform(size=truth.size) < truth).astype(float)
     overconfident = truth**3  # same ranking, far too low
-    chosen, losses = choose_calibration(overconfident, y, "auto", seed=0)
+    chosen, losses, out_of_fold = choose_calibration(overconfident, y, "auto", seed=0)
+    assert out_of_fold.shape == y.shape
     assert chosen != "none"
     assert losses[chosen] < losses["none"] - 0.05
     fixed = Calibrator(chosen).fit(overconfident, y).transform(overconfident)

@@ -21,6 +21,7 @@ final as (
         cast(validation_rows as {{ dbt.type_bigint() }}) as validation_rows,
         cast(chosen_model as {{ dbt.type_string() }}) as chosen_model,
         cast(calibration as {{ dbt.type_string() }}) as calibration,
+        cast(final_model as {{ dbt.type_string() }}) as final_model,
         cast(decision_threshold as double) as decision_threshold,
         cast(selection_metric as {{ dbt.type_string() }}) as selection_metric,
         cast(promoted as boolean) as is_promoted,

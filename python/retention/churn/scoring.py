@@ -125,7 +125,7 @@ def reason_text(family: str, row: pd.Series) -> str:
 def retained_reference(model: ChurnModel, training: pd.DataFrame) -> pd.Series:
     """Typical values of customers who did not churn: medians, or modes for categoricals."""
     retained = training[training["is_churned"].astype(float) == 0]
-    reference = retained[model.numeric].median()
+    reference = retained[model.numeric].median().astype(object)  # also holds categories
     for column in model.categorical:
         mode = retained[column].mode(dropna=True)
         reference[column] = mode.iloc[0] if len(mode) else None

@@ -59,11 +59,14 @@ class TrainingConfig:
     # Above this many labelled rows, train on a deterministic sample of customers
     # (all their cutoffs kept), so 1M customers x 12 cutoffs stays within memory.
     max_training_rows: int = 1_000_000
-    # What ships: "refit" = the chosen recipe refitted on every mature cutoff, with
-    # the calibrator learned on validation; "refit_uncalibrated" = the same refit
-    # without it; "validated" = exactly the purged-trained pipeline + calibrator
-    # that validation measured.
-    final_model: str = "refit"
+    # What ships. "refit": the chosen recipe refitted on every mature cutoff, with
+    # the calibrator learned on validation; "refit_uncalibrated": the same refit
+    # without it; "validated": exactly the purged-trained pipeline + calibrator
+    # that validation measured. "auto" (default): the refit when no calibration
+    # was chosen, else the validated pair - a calibrator is fitted to one model
+    # instance and is not validated on a refit (on CDNOW a sigmoid learned on one
+    # Keras fit made its refit worse).
+    final_model: str = "auto"
 
 
 @dataclass
@@ -188,16 +191,20 @@ def add_btyd_features(frame: pd.DataFrame, horizon_days: int) -> pd.DataFrame:
 
 def choose_calibration(raw: np.ndarray, y: np.ndarray, method: str, seed: int):
     """Cross-fitted (5-fold, across customers) log loss of each calibration on the
-    validation predictions; returns (chosen method, {method: log loss})."""
+    validation predictions. Returns (chosen method, {method: log loss}, the chosen
+    method's out-of-fold predictions): those, not an in-sample fit, are what the
+    calibrated model's validation metrics and the champion comparison use."""
     methods = ["none", "sigmoid", "isotonic"] if method == "auto" else [method]
-    losses = {}
+    losses, out_of_fold = {}, {}
     folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed)
     for name in methods:
         out = np.empty_like(raw)
         for fit_idx, test_idx in folds.split(raw, y):
             out[test_idx] = Calibrator(name).fit(raw[fit_idx], y[fit_idx]).transform(raw[test_idx])
         losses[name] = metrics.probability_metrics(y, out)["log_loss"]
-    return min(losses, key=losses.get), losses
+        out_of_fold[name] = out
+    chosen = min(losses, key=losses.get)
+    return chosen, losses, out_of_fold[chosen]
 
 
 def _evaluation_rows(model_version, name, kind, y, score, is_probability, threshold=None):
@@ -351,16 +358,16 @@ def train_churn_model(
     chosen = min(recipes, key=validation_log_loss)
     columns, tuned_pipeline = fitted[chosen]
     raw_val = predictions[chosen]
-    calibration, calibration_losses = choose_calibration(
+    calibration, calibration_losses, calibrated_val = choose_calibration(
         raw_val, y_val, config.calibration, config.seed
     )
     calibrator = Calibrator(calibration).fit(raw_val, y_val)
     if calibration != "none":
-        record(f"{chosen}_calibrated", "candidate", calibrator.transform(raw_val))
-    threshold = metrics.best_f1_threshold(y_val, calibrator.transform(raw_val))
+        record(f"{chosen}_calibrated", "candidate", calibrated_val)
+    threshold = metrics.best_f1_threshold(y_val, calibrated_val)
 
     # ---------- champion / challenger on the same validation rows
-    challenger_loss = metrics.probability_metrics(y_val, calibrator.transform(raw_val))["log_loss"]
+    challenger_loss = metrics.probability_metrics(y_val, calibrated_val)["log_loss"]
     promoted, reason = True, "no previous champion"
     if champion is not None:
         if set(champion.features) - set(validation.columns):
@@ -375,9 +382,13 @@ def train_churn_model(
             )
 
     # ---------- the shipped model: refit on every mature cutoff, or the validated pair
-    if config.final_model not in ("refit", "refit_uncalibrated", "validated"):
+    final_model = config.final_model
+    if final_model == "auto":
+        final_model = "refit" if calibration == "none" else "validated"
+    if final_model not in ("refit", "refit_uncalibrated", "validated"):
         raise ValueError(
-            f"final_model must be refit, refit_uncalibrated or validated, got {config.final_model!r}"
+            "final_model must be auto, refit, refit_uncalibrated or validated, "
+            f"got {config.final_model!r}"
         )
     recipe = {
         "name": chosen,
@@ -387,7 +398,7 @@ def train_churn_model(
         "horizon_days": config.horizon_days,
     }
     validated = ChurnModel(pipeline=tuned_pipeline, calibrator=calibrator, **recipe)
-    if config.final_model == "validated":
+    if final_model == "validated":
         challenger = validated
     else:
         t = time.perf_counter()
@@ -397,7 +408,7 @@ def train_churn_model(
             mature[columns + categorical], mature[LABEL_COLUMN].astype(float).to_numpy()
         )
         timings["final_fit_seconds"] = time.perf_counter() - t
-        final_calibrator = calibrator if config.final_model == "refit" else Calibrator("none")
+        final_calibrator = calibrator if final_model == "refit" else Calibrator("none")
         challenger = ChurnModel(pipeline=final_pipeline, calibrator=final_calibrator, **recipe)
 
     evaluations, curves = [], []
@@ -425,6 +436,7 @@ def train_churn_model(
         "validation_rows": int(len(validation)),
         "chosen_model": chosen,
         "calibration": calibration,
+        "final_model": final_model,
         "decision_threshold": threshold,
         "selection_metric": "log_loss",
         "promoted": promoted,
