@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import sys
 import time
 
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from retention.dbt_logging import forward_to_dbt
 from retention.segments.features import FEATURE_SPECS
 from retention.segments.model import (
     SegmentRun,
@@ -68,44 +67,6 @@ INPUT_COLUMNS = list(
         ]
     )
 )
-
-
-class _DbtForwarder(logging.Handler):
-    """Hands our log records to dbt's logger, so they reach dbt's console and log file."""
-
-    def __init__(self, name: str):
-        super().__init__(logging.INFO)
-        from dbt.adapters.events.logging import AdapterLogger
-
-        self.dbt_logger = AdapterLogger(name)
-
-    def emit(self, record: logging.LogRecord) -> None:
-        message = self.format(record)
-        if record.levelno >= logging.WARNING:
-            self.dbt_logger.warning(message)
-        else:
-            self.dbt_logger.info(message)
-
-
-@contextlib.contextmanager
-def _dbt_logging():
-    """Inside a dbt process, forward the "retention.segments" logger to dbt."""
-    handler = None
-    if "dbt.adapters" in sys.modules:
-        with contextlib.suppress(ImportError):
-            handler = _DbtForwarder("retention.segments")
-    previous = log.level, log.propagate
-    if handler is not None:
-        log.addHandler(handler)
-        log.setLevel(logging.INFO)
-        log.propagate = False  # dbt prints it; a root handler would print it twice
-    try:
-        yield
-    finally:
-        if handler is not None:
-            log.removeHandler(handler)
-            log.setLevel(previous[0])
-            log.propagate = previous[1]
 
 
 def empty_profiles() -> pd.DataFrame:
@@ -265,7 +226,7 @@ def run_segmentation(
     skipped; dim_segments joins the scores in SQL instead."""
     settings = _settings(settings)
     store = store or SegmentStore()
-    with _dbt_logging(), threadpool_limits(settings.threads):
+    with forward_to_dbt("retention.segments"), threadpool_limits(settings.threads):
         started = time.perf_counter()
         # Only what segmentation reads: a 1M-customer frame has ~80 columns.
         snapshots = snapshots[[c for c in INPUT_COLUMNS if c in snapshots.columns]]
