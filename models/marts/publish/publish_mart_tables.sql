@@ -1,0 +1,53 @@
+{#-
+    The marts this build publishes, one row each with its row count. It refs
+    every mart, so publish_marts (which refs this) runs only after all of them
+    and their tests have passed. It lives in SQL because Python models cannot
+    ref conditionally and a ref to a disabled model fails the parse: optional
+    marts are listed under the same condition that enables them.
+    A new mart must be added here (tests/python/test_publish.py checks).
+-#}
+{%- set marts = [
+    'fct_customer_snapshots',
+    'fct_source_quality',
+    'fct_churn_scores',
+    'fct_model_runs',
+    'fct_model_evaluation',
+    'fct_model_evaluation_curves',
+    'fct_cohort_retention',
+    'dim_customers',
+    'dim_segments',
+    'fct_segment_retention',
+    'fct_retention_actions',
+] -%}
+{%- if var('enable_order_items') and var('enable_products') -%}
+    {%- do marts.append('fct_product_recommendations') -%}
+{%- endif -%}
+
+with
+
+{% for mart in marts %}
+    {{ mart }} as (
+
+        select
+            '{{ mart }}' as table_name,
+            count(*) as row_count
+        from {{ ref(mart) }}
+
+    ),
+{% endfor %}
+
+final as (
+
+    {% for mart in marts %}
+        {%- if not loop.first %}
+            union all
+        {% endif %}
+        select
+            cast(table_name as {{ dbt.type_string() }}) as table_name,
+            cast(row_count as {{ dbt.type_bigint() }}) as row_count
+        from {{ mart }}
+    {% endfor %}
+
+)
+
+select * from final
