@@ -58,12 +58,13 @@ def floor_seconds(folder: Path, memory_limit: str) -> float:
     code = (
         "import duckdb, time, sys\n"
         f"con = duckdb.connect(config={{'memory_limit': '{memory_limit}'}})\n"
+        "con.execute('set enable_progress_bar = false')\n"
         "t = time.perf_counter()\n"
         f"con.sql({FLOOR_SQL.format(path=folder)!r}).fetchall()\n"
         "print(time.perf_counter() - t)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
-    return float(out.stdout.strip())
+    return float(out.stdout.strip().splitlines()[-1])
 
 
 def watch_size(folder: Path, stop: threading.Event, peak: list[int]) -> None:

@@ -8,6 +8,14 @@ events as (
 
 ),
 
+-- One aggregate scan, not a window over every row (that buffers the whole table).
+id_presence as (
+
+    select count(nullif(trim(event_id), '')) > 0 as source_has_event_ids
+    from events
+
+),
+
 typed as (
 
     select
@@ -24,8 +32,7 @@ typed as (
         {{ retention.to_utc_timestamp("nullif(trim(event_at), '')") }} as event_at,
 
         ---------- attributes
-        lower(nullif(trim(event_type), '')) as event_type,
-        count(nullif(trim(event_id), '')) over () > 0 as source_has_event_ids
+        lower(nullif(trim(event_type), '')) as event_type
 
     from events
 
@@ -34,10 +41,11 @@ typed as (
 checked as (
 
     select
-        *,
+        typed.*,
         case
             -- event_id is optional, but when the source has ids a missing one is a broken key
-            when customer_id is null or (event_id is null and source_has_event_ids) then 'null_key'
+            when customer_id is null or (event_id is null and id_presence.source_has_event_ids)
+                then 'null_key'
             when event_at_text is null or event_type is null then 'missing_value'
             when event_at is null then 'unparseable_timestamp'
             when event_at > {{ retention.max_valid_timestamp() }} then 'future_timestamp'
@@ -50,6 +58,7 @@ checked as (
                 then 'unknown_event_type'
         end as row_reason
     from typed
+    cross join id_presence
 
 ),
 
