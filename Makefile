@@ -46,7 +46,7 @@ cdnow: install
 lint: install
 	$(BIN)/ruff check python tests/python
 	$(BIN)/ruff format --check python tests/python
-	RETENTION_DB=lint.duckdb $(BIN)/sqlfluff lint models macros tests/dbt
+	RETENTION_DB=lint.duckdb $(BIN)/sqlfluff lint models tests/dbt
 
 pytest: install
 	$(BIN)/pytest

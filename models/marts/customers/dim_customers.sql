@@ -26,11 +26,11 @@ orders as (
 ),
 
 {% if var('enable_customers') %}
-customers as (
+    customers as (
 
-    select * from {{ ref('stg_shop__customers') }}
+        select * from {{ ref('stg_shop__customers') }}
 
-),
+    ),
 {% endif %}
 
 scores as (
@@ -58,12 +58,18 @@ customer_value as (
 
 ),
 
+as_of as (
+
+    select max(as_of_date) as as_of_date from {{ ref('int_cutoffs_generated') }}
+
+),
+
 spine as (
 
     select customer_id from orders
     {%- if var('enable_customers') %}
-    union
-    select customer_id from customers
+        union
+        select customer_id from customers
     {%- endif %}
 
 ),
@@ -73,13 +79,13 @@ final as (
     select
         ---------- ids
         spine.customer_id,
-        cutoff.as_of_date,
+        as_of.as_of_date,
 
         ---------- profile
         {%- if var('enable_customers') %}
-        customers.signup_date,
-        customers.country_code,
-        customers.acquisition_channel,
+            customers.signup_date,
+            customers.country_code,
+            customers.acquisition_channel,
         {%- else %}
         cast(null as date) as signup_date,
         cast(null as {{ dbt.type_string() }}) as country_code,
@@ -118,10 +124,10 @@ final as (
         cast(customer_value.clv * scores.churn_probability as double) as revenue_at_risk
 
     from spine
-    cross join (select max(as_of_date) as as_of_date from {{ ref('int_cutoffs_generated') }}) as cutoff
+    cross join as_of
     left join orders on spine.customer_id = orders.customer_id
     {%- if var('enable_customers') %}
-    left join customers on spine.customer_id = customers.customer_id
+        left join customers on spine.customer_id = customers.customer_id
     {%- endif %}
     left join snapshots on spine.customer_id = snapshots.customer_id
     left join scores on spine.customer_id = scores.customer_id

@@ -57,13 +57,13 @@ valued as (
         coalesce(customer_value.clv, 0) as clv,
         case scores.reason_1_family
             {%- for family, offer in offers.items() %}
-            when '{{ family }}' then '{{ offer[0] }}'
+                when '{{ family }}' then '{{ offer[0] }}'
             {%- endfor %}
             else 'check_in_email'
         end as offer_type,
         case scores.reason_1_family
             {%- for family, offer in offers.items() %}
-            when '{{ family }}' then {{ offer[1] }}
+                when '{{ family }}' then {{ offer[1] }}
             {%- endfor %}
             else {{ var('offer_cost_email') }}
         end as offer_cost

@@ -58,10 +58,10 @@ joined as (
         on snapshots.customer_id = segments.customer_id
     left join scores
         on snapshots.customer_id = scores.customer_id
-        and snapshots.cutoff_date = scores.as_of_date
+            and snapshots.cutoff_date = scores.as_of_date
     left join customer_value
         on snapshots.customer_id = customer_value.customer_id
-        and snapshots.cutoff_date = customer_value.as_of_date
+            and snapshots.cutoff_date = customer_value.as_of_date
 
 ),
 
@@ -76,7 +76,7 @@ aggregated as (
         count(*) as customers,
         sum(case when is_active then 1 else 0 end) as active_customers,
         case when max(case when is_label_mature then 1 else 0 end) = 1
-            then sum(case when is_churned then 1 else 0 end)
+                then sum(case when is_churned then 1 else 0 end)
         end as churned_customers,
         avg(case when is_churned is not null then case when is_churned then 1.0 else 0.0 end end)
             as observed_churn_rate,
@@ -113,8 +113,8 @@ final as (
             'revenue_at_risk': 'double',
         } %}
         {%- for column, data_type in metrics.items() %}
-        cast(case when customers >= {{ var('min_group_size', 10) }} then {{ column }} end as {{ data_type }})
-            as {{ column }},
+            cast(case when customers >= {{ var('min_group_size', 10) }} then {{ column }} end as {{ data_type }})
+                as {{ column }},
         {%- endfor %}
         cast(case
             when customers >= {{ var('min_group_size', 10) }} and is_label_mature
