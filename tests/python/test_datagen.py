@@ -588,7 +588,7 @@ def test_peak_memory_does_not_grow_with_customers(tmp_path: Path) -> None:
     assert large_events > 4.5 * small_events  # ~20M events: holding them all would take GBs
     # one 20k-customer chunk at a time: the peak barely moves (it would grow ~5x otherwise)
     assert large_peak < 1.25 * small_peak + 50_000, (small_peak, large_peak)
-    assert large_peak < 1_500_000  # kB
+    assert large_peak < 3_000_000  # kB: holding ~20M events at once would take several GB
     parts = sorted(p.name for p in (tmp_path / "large" / "events").iterdir())
     assert len(parts) == 10
     np.testing.assert_equal(len(pq.read_schema(tmp_path / "large" / "events" / parts[0])), 6)
