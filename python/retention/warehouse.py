@@ -82,6 +82,8 @@ def summary_text(path: Path | None = None) -> str:
         '  .venv/bin/retention query "select * from marts.fct_customer_snapshots limit 5"',
         f"  or in Python: duckdb.connect('{path}', read_only=True)",
         "Close readers before the next build: DuckDB allows one writer at a time.",
+        f"BI tools: read the Parquet copies in {path.parent / 'published' / path.stem / 'current'}/",
+        "  (republished atomically after every successful build; README, 'Reading the marts').",
     ]
     return "\n".join(lines)
 
