@@ -104,7 +104,7 @@ def run_size(customers: int, memory_limit: str) -> dict:
     db = work / "scale.duckdb"
     for stale in (db, db.with_suffix(".duckdb.wal")):
         stale.unlink(missing_ok=True)
-    spill_dir = work / "spill"
+    spill_dir = work / "scale.duckdb.tmp"  # DuckDB's default temp directory for this file
     floor = floor_seconds(folder, memory_limit)
     stop, peak = threading.Event(), [0]
     watcher = threading.Thread(target=watch_size, args=(spill_dir, stop, peak), daemon=True)
@@ -113,7 +113,7 @@ def run_size(customers: int, memory_limit: str) -> dict:
     started = time.perf_counter()
     run_dbt(
         SPINE, db, work_dir=work, dbt_vars={"raw_path": str(folder)}, timeout=3 * 3600,
-        env={"RETENTION_DUCKDB_MEMORY_LIMIT": memory_limit, "RETENTION_DUCKDB_TEMP_DIR": str(spill_dir)},
+        env={"RETENTION_DUCKDB_MEMORY_LIMIT": memory_limit},
     )  # fmt: skip
     build = time.perf_counter() - started
     stop.set()
