@@ -15,10 +15,11 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTENSOR_FLAGS := compiledir=$(CURDIR)/.cache/pytensor
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: help install demo test lint pytest dbt-test cdnow clean
+.PHONY: help install browser demo test lint pytest dbt-test cdnow clean
 
 help:
-	@echo "make demo   - install into .venv, build the warehouse on the demo data, print where results are"
+	@echo "make demo   - install into .venv, build the warehouse on the demo data, print where results are,"
+	@echo "              render the HTML report (reports/retention/retention_report.html)"
 	@echo "make test   - install, then lint, pytest and the dbt build + tests (what CI runs)"
 	@echo "make cdnow  - build the warehouse on the real CDNOW transaction log (orders only)"
 	@echo "make clean  - remove the databases and dbt artefacts (keeps .venv)"
@@ -37,18 +38,33 @@ install: $(VENV)/.installed
 demo: install
 	$(DBT) build
 	$(BIN)/retention summary
+	$(BIN)/retention report
 
 cdnow: install
 	$(BIN)/retention load-cdnow --out $(CURDIR)/data/cdnow
 	RETENTION_DB=cdnow.duckdb $(DBT) build --vars "$$(cat config/cdnow_vars.yml)"
 	RETENTION_DB=cdnow.duckdb $(BIN)/retention summary
+	RETENTION_DB=cdnow.duckdb $(BIN)/retention report
 
 lint: install
 	$(BIN)/ruff check python tests/python
 	$(BIN)/ruff format --check python tests/python
 	RETENTION_DB=lint.duckdb $(BIN)/sqlfluff lint models tests/dbt
 
-pytest: install
+# The report's test opens it in a real headless browser; CI machines start without one.
+# Idempotent: nothing happens when /usr/bin/chromium exists (Debian's package).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@[ -x $(CHROMIUM) ] || { \
+		echo "Installing Debian's chromium (for the report's browser test)"; \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			chromium fonts-dejavu-core >/dev/null; \
+	}
+	@[ -x $(CHROMIUM) ] || { echo "chromium still missing at $(CHROMIUM)"; exit 1; }
+
+pytest: install browser
 	$(BIN)/pytest
 
 # The demo build and its data tests, in a database of its own.
@@ -58,4 +74,4 @@ dbt-test: install
 test: lint pytest dbt-test
 
 clean:
-	rm -rf target logs *.duckdb *.duckdb.wal
+	rm -rf target logs reports *.duckdb *.duckdb.wal

@@ -96,7 +96,7 @@ def _run_generate(args: argparse.Namespace) -> int:
 
 def builtin_commands() -> list[Command]:
     """Every ``retention`` subcommand. Heavy modules are imported by the commands themselves."""
-    from retention import warehouse
+    from retention import report, warehouse
     from retention.loaders import cdnow
 
     return [
@@ -123,6 +123,12 @@ def builtin_commands() -> list[Command]:
             "run one read-only SQL statement against the warehouse",
             warehouse.add_query_arguments,
             warehouse.run_query,
+        ),
+        Command(
+            "report",
+            "render the static HTML retention report from the published marts",
+            report.add_arguments,
+            report.run,
         ),
     ]
 
