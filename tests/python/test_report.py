@@ -179,3 +179,11 @@ def test_the_exposure_lists_exactly_the_marts_the_report_reads():
     [report] = [e for e in exposures["exposures"] if e["name"] == "retention_report"]
     declared = {re.fullmatch(r"ref\('(\w+)'\)", d).group(1) for d in report["depends_on"]}
     assert read == declared
+
+
+def test_missing_run_facts_show_a_dash_not_nan():
+    from retention.report.render import fmt_text
+
+    assert fmt_text(float("nan")) == "–"
+    assert fmt_text(None) == "–"
+    assert fmt_text("sigmoid") == "sigmoid"

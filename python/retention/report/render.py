@@ -54,6 +54,10 @@ def fmt_money(value) -> str:
     return "–" if _missing(value) else f"{float(value):,.0f}"
 
 
+def fmt_text(value) -> str:
+    return "–" if value is None or _missing(value) else str(value)
+
+
 def fmt_date(value) -> str:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return "–"
@@ -528,11 +532,11 @@ def model_section(marts: Marts, ctx: RunContext) -> Section:
         ("Model version", version),
         ("Champion", "yes" if run["is_champion"] else "no"),
         ("Trained at (UTC)", str(run["trained_at"])[:19]),
-        ("Chosen model", run["chosen_model"]),
-        ("Calibration", run["calibration"]),
-        ("Shipped", run["final_model"]),
-        ("Selection metric", run["selection_metric"]),
-        ("Promotion", run["decision_reason"]),
+        ("Chosen model", fmt_text(run["chosen_model"])),
+        ("Calibration", fmt_text(run["calibration"])),
+        ("Shipped", fmt_text(run["final_model"])),
+        ("Selection metric", fmt_text(run["selection_metric"])),
+        ("Promotion", fmt_text(run["decision_reason"])),
         ("Scoring date (as_of_date)", fmt_date(run["as_of_date"])),
         ("Label horizon", f"{ctx.horizon_days} days: churned = no completed order in it"),
         ("Validation cutoff (out of time)", fmt_date(run["validation_cutoff_date"])),
