@@ -1,0 +1,30 @@
+"""The demo warehouse the docs tests read: `make demo`'s retention.duckdb when it exists
+(or RETENTION_DEMO_DB), else a fresh demo build in a temporary folder (a few minutes)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from dbt_runner import REPO_ROOT, run_dbt
+
+
+def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    explicit = os.environ.get("RETENTION_DEMO_DB")
+    if explicit:
+        return Path(explicit)
+    built = REPO_ROOT / "retention.duckdb"
+    if built.is_file():
+        return built
+    work = tmp_path_factory.mktemp("demo")
+    db_path = work / "demo.duckdb"
+    run_dbt(
+        ["build", "--exclude", "test_type:unit"],
+        db_path,
+        dbt_vars={"publish_path": str(work / "published")},
+        env={"RETENTION_ARTIFACTS": str(work / "artifacts")},
+        timeout=1800,
+    )
+    return db_path
