@@ -10,6 +10,8 @@ import pytest
 
 from dbt_runner import REPO_ROOT, run_dbt
 
+_built: list[Path] = []  # one build per test session, shared by the modules that need it
+
 
 def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     explicit = os.environ.get("RETENTION_DEMO_DB")
@@ -18,6 +20,8 @@ def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     built = REPO_ROOT / "retention.duckdb"
     if built.is_file():
         return built
+    if _built:
+        return _built[0]
     work = tmp_path_factory.mktemp("demo")
     db_path = work / "demo.duckdb"
     run_dbt(
@@ -27,4 +31,5 @@ def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
         env={"RETENTION_ARTIFACTS": str(work / "artifacts")},
         timeout=1800,
     )
+    _built.append(db_path)
     return db_path
