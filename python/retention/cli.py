@@ -151,9 +151,18 @@ def build_parser(commands: Sequence[Command] | None = None) -> argparse.Argument
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the process exit code."""
+    """Run the CLI; returns the process exit code. A failure the user can fix
+    (:class:`retention.errors.UserError`, a missing input file) prints one line
+    saying what happened and what to do, and exits 1, without a traceback."""
+    from retention.errors import UserError
+
     args = build_parser().parse_args(argv)
-    return int(args._run(args))
+    try:
+        return int(args._run(args))
+    except (UserError, FileNotFoundError) as error:
+        message = " ".join(str(error).split())  # one line, whatever the message holds
+        print(f"retention {args.command}: error: {message}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
