@@ -1,5 +1,6 @@
-"""The demo warehouse the docs tests read: `make demo`'s retention.duckdb when it exists
-(or RETENTION_DEMO_DB), else a fresh demo build in a temporary folder (a few minutes)."""
+"""The demo warehouse the docs tests read: RETENTION_DEMO_DB when set (`make test` points it
+at the demo build its dbt-test step has just made), else a fresh demo build in a temporary
+folder (a few minutes). A developer's retention.duckdb is not used: it may be stale."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dbt_runner import REPO_ROOT, run_dbt
+from dbt_runner import run_dbt
 
 _built: list[Path] = []  # one build per test session, shared by the modules that need it
 
@@ -16,10 +17,9 @@ _built: list[Path] = []  # one build per test session, shared by the modules tha
 def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     explicit = os.environ.get("RETENTION_DEMO_DB")
     if explicit:
+        if not Path(explicit).is_file():
+            raise FileNotFoundError(f"RETENTION_DEMO_DB={explicit} does not exist")
         return Path(explicit)
-    built = REPO_ROOT / "retention.duckdb"
-    if built.is_file():
-        return built
     if _built:
         return _built[0]
     work = tmp_path_factory.mktemp("demo")
