@@ -13,6 +13,7 @@
     'fct_model_runs',
     'fct_model_evaluation',
     'fct_model_evaluation_curves',
+    'fct_model_monitoring',
     'fct_cohort_retention',
     'dim_customers',
     'dim_segments',
