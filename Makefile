@@ -51,9 +51,11 @@ lint: install
 pytest: install
 	$(BIN)/pytest
 
-# The demo build and its data tests, in a database of its own.
+# The demo build and its data tests, in a database of its own; then the semantic layer
+# against the built tables (pytest runs the warehouse-free part: --skip-dw).
 dbt-test: install
 	RETENTION_DB=test.duckdb $(DBT) build --fail-fast
+	RETENTION_DB=test.duckdb $(BIN)/mf validate-configs
 
 test: lint pytest dbt-test
 

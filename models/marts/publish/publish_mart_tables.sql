@@ -19,6 +19,7 @@
     'dim_segments',
     'fct_segment_retention',
     'fct_retention_actions',
+    'metricflow_time_spine',
 ] -%}
 {%- if var('enable_order_items') and var('enable_products') -%}
     {%- do marts.append('fct_product_recommendations') -%}
