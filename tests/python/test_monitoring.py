@@ -95,11 +95,15 @@ def test_model_monitoring_scores_matured_dates_against_outcomes():
     )
     backtest = pd.DataFrame(columns=["customer_id", "cutoff_date", "model_version",
                                      "churn_probability", "trained_at"])  # fmt: skip
-    frame = model_monitoring(scores, backtest, days, snapshots, "2024-05-01", horizon_days=90)
+    trained = {f"m-{d}": d for d in ["2024-01-01", "2024-05-01"]}
+    frame = model_monitoring(
+        scores, backtest, days, snapshots, "2024-05-01", horizon_days=90, trained_as_of=trained
+    )
 
     performance = frame[frame["monitoring_kind"] == "performance"].set_index("scoring_date")
     matured = performance.loc[pd.Timestamp("2024-01-01").date()]
-    assert matured["is_matured"] and matured["n_matured"] == len(first)
+    assert matured["is_matured"] and matured["is_out_of_time"]
+    assert matured["n_matured"] == len(first)
     y = ~buys
     assert matured["actual_churners"] == y.sum()
     assert matured["auc"] == pytest.approx(roc_auc_score(y, first["churn_probability"]))
@@ -140,3 +144,39 @@ def test_feature_drift_flags_a_shifted_feature():
         )
     drift = feature_drift_rows(pd.concat(frames)).set_index("feature_name")["psi"]
     assert drift["orders_count"] < 0.1 < 0.25 < drift["revenue_total"]
+
+
+def test_a_score_from_a_model_trained_later_is_not_judged():
+    """A rebuild with an earlier as_of_date keeps the later champion: its scores of the
+    earlier date saw the outcomes in training, so they get no metrics."""
+    rng = np.random.default_rng(4)
+    scores = _history(rng, ["2024-01-01"])
+    days = pd.DataFrame({"customer_id": ["c1"], "activity_date": pd.Timestamp("2024-01-10")})
+    snapshots = pd.DataFrame(columns=["customer_id", "cutoff_date"])
+    backtest = pd.DataFrame(columns=["customer_id", "cutoff_date", "model_version",
+                                     "churn_probability", "trained_at"])  # fmt: skip
+    frame = model_monitoring(
+        scores, backtest, days, snapshots, "2024-06-01", horizon_days=90,
+        trained_as_of={"m-2024-01-01": "2024-06-01"},
+    )  # fmt: skip
+    row = frame.iloc[0]
+    assert row["is_matured"] and not row["is_out_of_time"]
+    assert row["n_matured"] == 400 and pd.isna(row["auc"]) and pd.isna(row["actual_churners"])
+
+
+def test_rescoring_a_date_replaces_its_scores_in_the_history(tmp_path):
+    """The production history is one set of scores per as_of_date: a rebuild with the
+    same as_of_date replaces it (never duplicates), other dates are kept."""
+    from retention.churn.registry import Registry
+
+    registry = Registry(tmp_path)
+    first = _history(np.random.default_rng(5), ["2024-01-01", "2024-02-01"], n=10)
+    registry.save_scores(first)
+    again = _history(np.random.default_rng(6), ["2024-02-01"], n=7)
+    registry.save_scores(again)
+    history = registry.score_history()
+    assert history.groupby("as_of_date").size().to_dict() == {
+        pd.Timestamp("2024-01-01"): 10,
+        pd.Timestamp("2024-02-01"): 7,
+    }
+    assert set(history["model_version"]) == {"m-2024-01-01", "m-2024-02-01"}

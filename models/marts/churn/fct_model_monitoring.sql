@@ -27,12 +27,14 @@ final as (
             coalesce(cast(feature_name as {{ dbt.type_string() }}), '')
         )) as monitoring_id,
         cast(monitoring_kind as {{ dbt.type_string() }}) as monitoring_kind,
-        cast(source as {{ dbt.type_string() }}) as source,
+        -- "source" is a keyword, but the plain name is what BI users filter on.
+        cast(source as {{ dbt.type_string() }}) as source,  -- noqa: RF04
         cast(model_version as {{ dbt.type_string() }}) as model_version,
         cast(scoring_date as date) as scoring_date,
         cast(reference_date as date) as reference_date,
         cast(horizon_end_date as date) as horizon_end_date,
         cast(is_matured as boolean) as is_matured,
+        cast(is_out_of_time as boolean) as is_out_of_time,
         cast(feature_name as {{ dbt.type_string() }}) as feature_name,
         cast(n_scored as {{ dbt.type_bigint() }}) as n_scored,
         cast(n_matured as {{ dbt.type_bigint() }}) as n_matured,

@@ -9,8 +9,9 @@ Two kinds of rows (marts.fct_model_monitoring):
     - ``backtest``: each run's predictions at its validation cutoff, from the chosen model
       trained only on cutoffs whose label windows had closed by then (purged). Past
       cutoffs are never scored with a later model: that would be in-sample.
-  A date is evaluated only when its horizon has passed: ``date + horizon <= as_of_date``
-  (the data end of this build). Its outcome is the churn definition applied to the
+  A production date is judged only when the model that scored it was trained at or
+  before it (``is_out_of_time``), and only when its horizon has passed:
+  ``date + horizon <= as_of_date`` (the data end of this build). Its outcome is the churn definition applied to the
   customer-day activity: purchase churn = no completed order in ``[date, date + horizon)``;
   activity churn = no order or event in it. Metrics are those of fct_model_evaluation
   (``retention.churn.metrics``). ``psi`` compares the date's scores with the previous
@@ -52,6 +53,7 @@ COLUMNS = [
     "reference_date",
     "horizon_end_date",
     "is_matured",
+    "is_out_of_time",
     "feature_name",
     "n_scored",
     "n_matured",
@@ -125,7 +127,7 @@ def outcomes(
     return frame
 
 
-def _performance(group: pd.DataFrame) -> dict:
+def _performance(group: pd.DataFrame, evaluate: bool) -> dict:
     row = {
         "n_scored": len(group),
         "mean_predicted": float(group["churn_probability"].mean()),
@@ -133,7 +135,7 @@ def _performance(group: pd.DataFrame) -> dict:
     }
     matured = group[group["is_matured"]]
     row["n_matured"] = len(matured)
-    if len(matured):
+    if len(matured) and evaluate:
         y = matured["is_churned"].astype(float).to_numpy()
         p = matured["churn_probability"].astype(float).to_numpy()
         summary = metrics.probability_metrics(y, p)
@@ -146,10 +148,18 @@ def _performance(group: pd.DataFrame) -> dict:
 
 
 def performance_rows(
-    scored: pd.DataFrame, activity_days: pd.DataFrame, as_of_date, horizon_days: int
+    scored: pd.DataFrame,
+    activity_days: pd.DataFrame,
+    as_of_date,
+    horizon_days: int,
+    trained_as_of: dict | None = None,
 ) -> pd.DataFrame:
     """One row per source x scoring date x model version. ``scored`` has source,
-    customer_id, scoring_date, model_version, churn_probability."""
+    customer_id, scoring_date, model_version, churn_probability. ``trained_as_of``
+    (model_version -> the as_of_date it was trained at) tells whether a production score
+    is out of time: a model trained at a later as_of_date (a rebuild with an earlier
+    as_of_date keeps the later champion) has seen those outcomes, so it is not judged."""
+    trained_as_of = {k: pd.Timestamp(v) for k, v in (trained_as_of or {}).items()}
     if scored.empty:
         return pd.DataFrame(columns=COLUMNS)
     frame = outcomes(scored, activity_days, as_of_date, horizon_days)
@@ -157,6 +167,8 @@ def performance_rows(
     for (source, version, date), group in frame.groupby(
         ["source", "model_version", "scoring_date"], sort=True
     ):
+        trained = trained_as_of.get(version)
+        out_of_time = source == "backtest" or (trained is not None and trained <= date)
         rows.append(
             {
                 "monitoring_kind": "performance",
@@ -165,8 +177,9 @@ def performance_rows(
                 "scoring_date": date,
                 "horizon_end_date": group["horizon_end_date"].iloc[0],
                 "is_matured": bool(group["is_matured"].iloc[0]),
+                "is_out_of_time": out_of_time,
                 "feature_name": "churn_probability",
-                **_performance(group),
+                **_performance(group, evaluate=out_of_time),
             }
         )
     result = pd.DataFrame(rows)
@@ -234,6 +247,7 @@ def model_monitoring(
     as_of_date,
     horizon_days: int,
     features=DRIFT_FEATURES,
+    trained_as_of: dict | None = None,
 ) -> pd.DataFrame:
     """The fct_model_monitoring rows (see the module doc).
 
@@ -254,7 +268,7 @@ def model_monitoring(
     # Only dates up to this build's as_of_date: a later score history (from a build with
     # a later as_of_date) cannot be judged with this build's data.
     scored = scored[scored["scoring_date"] <= pd.Timestamp(as_of_date)]
-    performance = performance_rows(scored, activity_days, as_of_date, horizon_days)
+    performance = performance_rows(scored, activity_days, as_of_date, horizon_days, trained_as_of)
     drift = feature_drift_rows(snapshots, features)
     frames = [f for f in (performance, drift) if not f.empty]
     if not frames:

@@ -221,6 +221,10 @@ def run_monitoring(
     from retention.churn.monitoring import model_monitoring
 
     registry = registry or Registry()
+    runs = registry.runs()
+    trained_as_of = (
+        dict(zip(runs["model_version"], runs["as_of_date"], strict=True)) if len(runs) else {}
+    )
     frame = model_monitoring(
         scores,
         registry.backtest_predictions(),
@@ -228,6 +232,7 @@ def run_monitoring(
         snapshots,
         as_of_date,
         int(settings.get("horizon_days") or 90),
+        trained_as_of=trained_as_of,
     )
     log.info(
         "monitoring: %d performance rows (%d matured), %d feature drift rows",

@@ -39,7 +39,13 @@ def artifact_root() -> Path:
     return Path(os.environ.get("RETENTION_HOME", Path.cwd())) / "artifacts" / database
 
 
-BACKTEST_COLUMNS = ["customer_id", "cutoff_date", "model_version", "model_name", "churn_probability"]
+BACKTEST_COLUMNS = [
+    "customer_id",
+    "cutoff_date",
+    "model_version",
+    "model_name",
+    "churn_probability",
+]
 
 
 def backtest_frame(result: TrainingResult) -> pd.DataFrame:
