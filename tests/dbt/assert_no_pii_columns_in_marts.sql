@@ -8,12 +8,17 @@
 -#}
 -- depends_on: {{ ref('fct_customer_snapshots') }}
 -- depends_on: {{ ref('dim_customers') }}
-{% set pii_words = ['email', 'phone', 'first_name', 'last_name', 'full_name', 'address', 'street', 'postcode', 'birth'] -%}
+{% set pii_words = [
+    'email', 'phone', 'first_name', 'last_name', 'full_name', 'address', 'street', 'postcode', 'birth',
+] -%}
 {%- set offending = [] -%}
 {%- if execute -%}
     {%- for node in graph.nodes.values() -%}
-        {%- if node.resource_type == 'model' and node.original_file_path.startswith('models/marts/') and '/publish/' not in node.original_file_path -%}
-            {%- set relation = adapter.get_relation(database=node.database, schema=node.schema, identifier=node.alias) -%}
+        {%- set path = node.original_file_path -%}
+        {%- if node.resource_type == 'model' and path.startswith('models/marts/') and '/publish/' not in path -%}
+            {%- set relation = adapter.get_relation(
+                database=node.database, schema=node.schema, identifier=node.alias
+            ) -%}
             {%- if relation is not none -%}
                 {%- for column in adapter.get_columns_in_relation(relation) -%}
                     {%- for word in pii_words -%}
