@@ -1,13 +1,22 @@
-"""Monitoring across builds: score an earlier as_of_date, then a later one; the earlier
-scores come back as matured production rows whose AUC we recompute from the orders.
+"""Two real builds, an earlier as_of_date then a later one:
+
+- monitoring: the earlier scores come back as matured production rows whose AUC we
+  recompute from the orders;
+- BI readers: while the second build runs, a reader keeps reading the published marts
+  (published/<db>/current) with DuckDB; every read must see one complete publish.
 
 Small on purpose: 500 generated customers, orders only, one logistic-regression
-candidate, no BTYD, no publish.
+candidate, no BTYD baselines in training. Both tests share the builds to pay for them once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
+import subprocess
+import threading
+import time
 from pathlib import Path
 
 import duckdb
@@ -15,15 +24,13 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from dbt_runner import query, run_dbt
+from dbt_runner import REPO_ROOT, DbtRunError, dbt_env, query, run_dbt
 from retention.datagen import GeneratorConfig, generate
+from retention.dbt_runner import DBT
 
 EARLY, LATE = dt.date(2024, 2, 1), dt.date(2024, 7, 1)
 HORIZON = 90
-SELECT = [
-    "--select", "+fct_model_monitoring", "+fct_model_runs", "+fct_model_evaluation",
-    "--exclude", "test_type:unit", "--indirect-selection", "cautious",
-]  # fmt: skip
+BUILD = ["build", "--exclude", "test_type:unit"]
 VARS = {
     "enable_customers": False,
     "enable_order_items": False,
@@ -32,12 +39,57 @@ VARS = {
     "churn_candidates": ["logistic_regression"],
     "churn_use_btyd": False,
     "churn_horizon_days": HORIZON,
-    "publish_marts": False,
 }
 
 
+def read_publish(current: Path) -> dict:
+    """One BI read: resolve ``current`` once (as README tells readers to), then check
+    that every table of its manifest is there with the manifest's row count."""
+    build = Path(os.path.realpath(current))
+    manifest = json.loads((build / "manifest.json").read_text())
+    with duckdb.connect() as reader:
+        counts = {
+            t["table_name"]: reader.execute(
+                f"select count(*) from read_parquet('{build / t['file']}')"
+            ).fetchone()[0]
+            for t in manifest["tables"]
+        }
+    expected = {t["table_name"]: t["rows"] for t in manifest["tables"]}
+    return {"build_id": manifest["build_id"], "complete": counts == expected, "tables": counts}
+
+
+def build_while_reading(command: list[str], env: dict, current: Path) -> tuple[list, list]:
+    """Run a dbt build in a subprocess; read the publish over and over until it ends."""
+    reads, errors = [], []
+    process = subprocess.Popen(
+        command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True,
+    )  # fmt: skip
+    done = threading.Event()
+
+    def reader() -> None:
+        while not done.is_set():
+            try:
+                reads.append(read_publish(current))
+            except Exception as error:  # noqa: BLE001 - every failed read is a finding
+                errors.append(repr(error))
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        output, _ = process.communicate(timeout=900)
+    finally:
+        done.set()
+        thread.join(timeout=60)
+    if process.returncode != 0:
+        raise AssertionError(f"dbt build failed:\n{output[-4000:]}")
+    reads.append(read_publish(current))  # after the build: the new publish
+    return reads, errors
+
+
 @pytest.fixture(scope="module")
-def two_builds(tmp_path_factory) -> Path:
+def two_builds(tmp_path_factory) -> dict:
     work = tmp_path_factory.mktemp("monitoring")
     raw = work / "raw"
     generate(
@@ -48,10 +100,24 @@ def two_builds(tmp_path_factory) -> Path:
     )  # fmt: skip
     db = work / "monitoring.duckdb"
     env = {"RETENTION_ARTIFACTS": str(work / "artifacts")}
-    for as_of in (EARLY, LATE):
-        dbt_vars = {**VARS, "raw_path": str(raw), "as_of_date": str(as_of)}
-        run_dbt(["build", *SELECT], db, dbt_vars=dbt_vars, env=env, timeout=900)
-    return db
+    published = work / "published"
+    base = {**VARS, "raw_path": str(raw), "publish_path": str(published)}
+    started = time.perf_counter()
+    try:
+        run_dbt(BUILD, db, dbt_vars={**base, "as_of_date": str(EARLY)}, env=env, timeout=900)
+    except DbtRunError as error:
+        pytest.fail(str(error))
+    first = time.perf_counter() - started
+    current = published / db.stem / "current"
+    first_build_id = read_publish(current)["build_id"]
+    command = [
+        str(DBT), *BUILD, "--project-dir", str(REPO_ROOT), "--profiles-dir", str(REPO_ROOT),
+        "--vars", json.dumps({**base, "as_of_date": str(LATE)}),
+    ]  # fmt: skip
+    started = time.perf_counter()
+    reads, errors = build_while_reading(command, dbt_env(db, work / "dbt", env), current)
+    print(f"builds: {first:.0f}s, {time.perf_counter() - started:.0f}s; {len(reads)} reads")
+    return {"db": db, "reads": reads, "errors": errors, "first_build_id": first_build_id}
 
 
 def frame(db: Path, sql: str) -> pd.DataFrame:
@@ -60,26 +126,26 @@ def frame(db: Path, sql: str) -> pd.DataFrame:
 
 
 def test_the_score_history_keeps_both_dates(two_builds):
-    counts = dict(
-        query(two_builds, "select as_of_date, count(*) from marts.fct_churn_scores group by 1")
-    )
+    db = two_builds["db"]
+    counts = dict(query(db, "select as_of_date, count(*) from marts.fct_churn_scores group by 1"))
     assert set(counts) == {EARLY, LATE}
     duplicates = query(
-        two_builds,
+        db,
         "select count(*) from (select customer_id, as_of_date from marts.fct_churn_scores "
         "group by 1, 2 having count(*) > 1)",
     )[0][0]
     assert duplicates == 0
     scored_late = query(
-        two_builds,
+        db,
         "select count(*) from marts.fct_customer_snapshots where is_scoring_cutoff",
     )[0][0]
     assert counts[LATE] == scored_late
 
 
 def test_the_matured_earlier_date_is_judged_against_the_orders(two_builds):
+    db = two_builds["db"]
     rows = frame(
-        two_builds,
+        db,
         "select * from marts.fct_model_monitoring "
         "where monitoring_kind = 'performance' and source = 'production'",
     )
@@ -91,7 +157,7 @@ def test_the_matured_earlier_date_is_judged_against_the_orders(two_builds):
 
     # Independently: the earlier scores joined to completed orders in [EARLY, EARLY + H).
     joined = frame(
-        two_builds,
+        db,
         f"""
         select
             scores.customer_id,
@@ -116,11 +182,10 @@ def test_the_matured_earlier_date_is_judged_against_the_orders(two_builds):
 
 
 def test_each_run_has_an_out_of_time_backtest_row(two_builds):
-    runs = frame(
-        two_builds, "select model_version, validation_cutoff_date from marts.fct_model_runs"
-    )
+    db = two_builds["db"]
+    runs = frame(db, "select model_version, validation_cutoff_date from marts.fct_model_runs")
     backtest = frame(
-        two_builds,
+        db,
         "select * from marts.fct_model_monitoring where source = 'backtest'",
     )
     assert len(runs) == 2
@@ -131,8 +196,27 @@ def test_each_run_has_an_out_of_time_backtest_row(two_builds):
     assert backtest["auc"].between(0, 1).all() and (backtest["n_matured"] > 0).all()
     # The chosen model's AUC at its validation cutoff is the one the registry recorded.
     evaluation = frame(
-        two_builds,
+        db,
         "select model_version, auc from marts.fct_model_evaluation where is_chosen",
     ).set_index("model_version")["auc"]
     for _, row in backtest.iterrows():
         assert row["auc"] == pytest.approx(evaluation[row["model_version"]], abs=1e-9)
+
+
+def test_bi_readers_see_a_complete_publish_throughout_a_build(two_builds):
+    reads, errors = two_builds["reads"], two_builds["errors"]
+    assert not errors, errors[:5]
+    assert len(reads) > 10, "the reader barely ran during the build"
+    incomplete = [r for r in reads if not r["complete"]]
+    assert not incomplete, incomplete[:3]
+    # The reads saw the first publish while the build ran, then the new one at the end.
+    build_ids = [r["build_id"] for r in reads]
+    assert build_ids[0] == two_builds["first_build_id"]
+    assert build_ids[-1] != two_builds["first_build_id"]
+    assert build_ids == sorted(build_ids)  # never back to an older publish
+    published = set(reads[-1]["tables"])
+    assert {"fct_model_monitoring", "fct_churn_scores", "dim_customers"} <= published
+    with duckdb.connect(str(two_builds["db"]), read_only=True) as connection:
+        listed = {r[0] for r in connection.execute(
+            "select table_name from publish.publish_mart_tables").fetchall()}  # fmt: skip
+    assert published == listed
