@@ -67,9 +67,11 @@ browser:
 pytest: install browser
 	$(BIN)/pytest
 
-# The demo build and its data tests, in a database of its own.
+# The demo build and its data tests, in a database of its own; then the semantic layer
+# against the built tables (pytest runs the warehouse-free part: --skip-dw).
 dbt-test: install
 	RETENTION_DB=test.duckdb $(DBT) build --fail-fast
+	RETENTION_DB=test.duckdb $(BIN)/mf validate-configs
 
 # dbt-test runs first: its demo warehouse is the one the docs and README tests read.
 test: lint dbt-test

@@ -24,6 +24,7 @@ PYTHON_MODELS = {
     "ml_churn_scores": "churn",
     "ml_customer_value": "churn",
     "ml_customer_segments": "segments",
+    "ml_churn_monitoring": "monitoring",
     "publish_marts": "publish",
 }
 
@@ -37,6 +38,7 @@ def compiled(tmp_path_factory) -> dict[str, dict]:
         work_dir=work,
         dbt_vars={
             "churn_candidates": ["logistic_regression"],
+            "churn_horizon_days": 60,
             "clv_horizon_days": 123,
             "segment_k_max": 5,
             "publish_path": str(work / "published"),
@@ -62,5 +64,6 @@ def test_var_overrides_reach_the_models(compiled):
         assert churn["candidates"] == "logistic_regression", model
         assert int(churn["clv_horizon_days"]) == 123, model
     assert int(compiled["ml_customer_segments"]["segments"]["k_max"]) == 5
+    assert int(compiled["ml_churn_monitoring"]["monitoring"]["horizon_days"]) == 60
     assert Path(compiled["publish_marts"]["publish"]["root"]).name == "published"
     assert not Path(compiled["publish_marts"]["publish"]["root"]).is_relative_to(REPO_ROOT)

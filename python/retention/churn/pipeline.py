@@ -228,3 +228,38 @@ def _run_customer_value(snapshots: pd.DataFrame, settings: dict) -> pd.DataFrame
             "clv_horizon_days": clv_horizon,
         }
     )[columns]
+
+
+def run_monitoring(
+    scores: pd.DataFrame,
+    activity_days: pd.DataFrame,
+    snapshots: pd.DataFrame,
+    as_of_date,
+    settings: dict,
+    registry: Registry | None = None,
+) -> pd.DataFrame:
+    """fct_model_monitoring: matured production scores and registry backtests against
+    outcomes, score and feature drift (retention.churn.monitoring)."""
+    from retention.churn.monitoring import model_monitoring
+
+    registry = registry or Registry()
+    runs = registry.runs()
+    trained_as_of = (
+        dict(zip(runs["model_version"], runs["as_of_date"], strict=True)) if len(runs) else {}
+    )
+    frame = model_monitoring(
+        scores,
+        registry.backtest_predictions(),
+        activity_days,
+        snapshots,
+        as_of_date,
+        int(settings.get("horizon_days") or 90),
+        trained_as_of=trained_as_of,
+    )
+    log.info(
+        "monitoring: %d performance rows (%d matured), %d feature drift rows",
+        int((frame["monitoring_kind"] == "performance").sum()),
+        int(frame["is_matured"].fillna(False).astype(bool).sum()),
+        int((frame["monitoring_kind"] == "feature_drift").sum()),
+    )
+    return frame

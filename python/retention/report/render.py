@@ -255,7 +255,9 @@ def cohort_section(marts: Marts) -> Section:
     sizes = frame.groupby("cohort_start_date")["cohort_customers"].max()
     values, status, labels = [], [], []
     for cohort in cohorts:
-        labels.append(f"{pd.Timestamp(cohort):%Y-%m} (n={sizes[cohort]:,})")
+        size = sizes[cohort]  # null for a cohort below min_group_size (suppressed)
+        shown = "suppressed" if _missing(size) else f"n={int(size):,}"
+        labels.append(f"{pd.Timestamp(cohort):%Y-%m} ({shown})")
         row_values, row_status = [], []
         for p in periods:
             if (cohort, p) not in cells.index:
