@@ -34,7 +34,7 @@
     the folder or the table's files are missing.
 -#}
 {% macro raw_file_reader(folder, table) -%}
-    {%- if run_query("select count(*) from glob('" ~ folder ~ "/*')").columns[0].values()[0] == 0 -%}
+    {%- if run_query("select count(*) from glob('" ~ folder ~ "/**')").columns[0].values()[0] == 0 -%}
         {{ exceptions.raise_compiler_error(
             "raw_path " ~ folder ~ " does not exist or is empty. Set raw_path to the folder that holds"
             ~ " orders.csv (or orders.parquet, orders/*.parquet, orders/*.csv); a relative path is"
