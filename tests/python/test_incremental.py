@@ -177,12 +177,7 @@ def write(tables: dict[str, pd.DataFrame], folder: Path) -> None:
 def snapshot(db: Path, relation: str) -> pd.DataFrame:
     columns = [c[0] for c in query(db, f"describe {relation}") if c[0] not in RUN_SPECIFIC]
     rows = query(db, f"select {', '.join(columns)} from {relation}")
-    frame = pd.DataFrame(rows, columns=columns)
-    # Float aggregates (stddev, means) depend on summation order, which follows
-    # the tables' physical row order: equal to 9 decimals, not to the last bit.
-    floats = frame.select_dtypes("float").columns
-    frame[floats] = frame[floats].round(9)
-    frame = frame.astype(str)
+    frame = pd.DataFrame(rows, columns=columns).astype(str)
     return frame.sort_values(columns).reset_index(drop=True)
 
 
