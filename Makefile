@@ -15,13 +15,14 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTENSOR_FLAGS := compiledir=$(CURDIR)/.cache/pytensor
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: help install demo test lint pytest dbt-test cdnow clean
+.PHONY: help install demo test lint pytest dbt-test cdnow clean spark-install spark-parity
 
 help:
 	@echo "make demo   - install into .venv, build the warehouse on the demo data, print where results are"
 	@echo "make test   - install, then lint, pytest and the dbt build + tests (what CI runs)"
 	@echo "make cdnow  - build the warehouse on the real CDNOW transaction log (orders only)"
 	@echo "make clean  - remove the databases and dbt artefacts (keeps .venv)"
+	@echo "make spark-parity - build on Spark and DuckDB, compare the tables and the scores (docs/spark.md)"
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,9 +45,10 @@ cdnow: install
 	RETENTION_DB=cdnow.duckdb $(BIN)/retention summary
 
 lint: install
-	$(BIN)/ruff check python tests/python
-	$(BIN)/ruff format --check python tests/python
+	$(BIN)/ruff check python tests/python tests/spark
+	$(BIN)/ruff format --check python tests/python tests/spark
 	RETENTION_DB=lint.duckdb $(BIN)/sqlfluff lint models tests/dbt
+	$(BIN)/python tests/spark/check_portable_sql.py
 
 pytest: install
 	$(BIN)/pytest
@@ -56,6 +58,21 @@ dbt-test: install
 	RETENTION_DB=test.duckdb $(DBT) build --fail-fast
 
 test: lint pytest dbt-test
+
+# Spark compatibility (docs/spark.md): its own venv, the main stack plus dbt-spark and pyspark.
+SPARK_VENV := .venv-spark
+$(SPARK_VENV)/.installed: requirements.txt requirements-spark.txt pyproject.toml
+	$(PYTHON) -m venv $(SPARK_VENV)
+	$(SPARK_VENV)/bin/pip install --quiet --upgrade pip
+	$(SPARK_VENV)/bin/pip install --quiet -r requirements-spark.txt
+	$(SPARK_VENV)/bin/pip install --quiet --no-deps -e .
+	@touch $@
+
+spark-install: $(SPARK_VENV)/.installed
+
+# Builds on Spark (target spark) and DuckDB, compares them row for row, scores on Spark.
+spark-parity: spark-install
+	PYSPARK_PYTHON=$(CURDIR)/$(SPARK_VENV)/bin/python $(CURDIR)/$(SPARK_VENV)/bin/python tests/spark/parity.py
 
 clean:
 	rm -rf target logs *.duckdb *.duckdb.wal
