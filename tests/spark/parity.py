@@ -155,7 +155,10 @@ def normalise(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
         if k in ("float", "decimal"):
             out[column] = pd.to_numeric(values.astype(object), errors="raise").astype("float64")
         elif k == "int":
-            out[column] = values.astype("Int64")
+            try:
+                out[column] = values.astype("Int64")
+            except (TypeError, ValueError, OverflowError):  # e.g. uint64 beyond int64
+                out[column] = values.astype(object).where(values.notna(), None)
         elif k == "bool":
             out[column] = values.astype("boolean")
         elif k == "datetime":
@@ -194,16 +197,24 @@ def compare(name: str, duck: pd.DataFrame, spark: pd.DataFrame) -> list[str]:
     for frame in (duck, spark):
         for column in floats:
             frame[column] = frame[column].astype("float64")
+
     # Sort on the exact columns, then on rounded floats, so rows line up whatever the engine's
-    # row order; then compare cell by cell.
-    order = exact + [f"__round_{c}" for c in floats]
+    # row order; then compare cell by cell. A column whose values differ as a whole (its
+    # sorted values differ) is left out of the sort, so it does not misalign the others.
+    def sorted_values(series: pd.Series) -> list[str]:
+        return sorted("\0" if pd.isna(v) else str(v) for v in series)
+
+    aligned = [c for c in exact if sorted_values(duck[c]) == sorted_values(spark[c])]
+    order = aligned + [f"__round_{c}" for c in floats]
 
     def sort(frame: pd.DataFrame) -> pd.DataFrame:
         rounded = pd.DataFrame(
             {f"__round_{c}": frame[c].round(6) for c in floats}, index=frame.index
         )
         keyed = pd.concat([frame, rounded], axis=1)
-        return keyed.sort_values(order, na_position="first", kind="stable").reset_index(drop=True)
+        if order:
+            keyed = keyed.sort_values(order, na_position="first", kind="stable")
+        return keyed.reset_index(drop=True)
 
     duck, spark = sort(duck), sort(spark)
     for column in exact:
@@ -242,6 +253,13 @@ def spark_relations(manifest_path: Path) -> list[str]:
 
 def main() -> int:
     total_started = time.perf_counter()
+    # Spark 4 accepts some DuckDB-only syntax (`::`, QUALIFY): the static rules first.
+    sys.path.insert(0, str(Path(__file__).parent))
+    from check_portable_sql import main as check_portable_sql
+
+    if check_portable_sql([]) != 0:
+        log("FAILED: non-portable SQL (above); fix it before comparing engines")
+        return 1
     env = environment()
     os.environ.update(env)
     fresh_start()
@@ -285,7 +303,10 @@ def main() -> int:
     for relation in relations:
         duck_frame = con.sql(f"select * from {relation}").df()
         spark_frame = session.table(relation).toPandas()
-        problems = compare(relation, duck_frame, spark_frame)
+        try:
+            problems = compare(relation, duck_frame, spark_frame)
+        except Exception as error:  # a comparison that cannot run is a difference too
+            problems = [f"could not compare: {type(error).__name__}: {error}"]
         status = "ok" if not problems else "DIFFERENT"
         log(f"  {relation:<52} {len(duck_frame):>7} rows  {status}")
         if problems:
