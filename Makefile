@@ -15,11 +15,12 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTENSOR_FLAGS := compiledir=$(CURDIR)/.cache/pytensor
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: help install demo test lint pytest dbt-test cdnow clean spark-install spark-parity
+.PHONY: help install browser demo test lint pytest dbt-test cdnow clean spark-install spark-parity
 
 help:
-	@echo "make demo   - install into .venv, build the warehouse on the demo data, print where results are"
-	@echo "make test   - install, then lint, pytest and the dbt build + tests (what CI runs)"
+	@echo "make demo   - install into .venv, build the warehouse on the demo data, print where results are,"
+	@echo "              render the HTML report (reports/retention/retention_report.html)"
+	@echo "make test   - install, then lint, the dbt build + tests, and pytest (what CI runs)"
 	@echo "make cdnow  - build the warehouse on the real CDNOW transaction log (orders only)"
 	@echo "make clean  - remove the databases and dbt artefacts (keeps .venv)"
 	@echo "make spark-parity - build on Spark and DuckDB, compare the tables and the scores (docs/spark.md)"
@@ -38,11 +39,13 @@ install: $(VENV)/.installed
 demo: install
 	$(DBT) build
 	$(BIN)/retention summary
+	$(BIN)/retention report
 
 cdnow: install
 	$(BIN)/retention load-cdnow --out $(CURDIR)/data/cdnow
 	RETENTION_DB=cdnow.duckdb $(DBT) build --vars "$$(cat config/cdnow_vars.yml)"
 	RETENTION_DB=cdnow.duckdb $(BIN)/retention summary
+	RETENTION_DB=cdnow.duckdb $(BIN)/retention report
 
 lint: install
 	$(BIN)/ruff check python tests/python tests/spark
@@ -50,14 +53,31 @@ lint: install
 	RETENTION_DB=lint.duckdb $(BIN)/sqlfluff lint models tests/dbt
 	$(BIN)/python tests/spark/check_portable_sql.py
 
-pytest: install
+# The report's test opens it in a real headless browser; CI machines start without one.
+# Idempotent: nothing happens when /usr/bin/chromium exists (Debian's package).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@[ -x $(CHROMIUM) ] || { \
+		echo "Installing Debian's chromium (for the report's browser test)"; \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			chromium fonts-dejavu-core >/dev/null; \
+	}
+	@[ -x $(CHROMIUM) ] || { echo "chromium still missing at $(CHROMIUM)"; exit 1; }
+
+pytest: install browser
 	$(BIN)/pytest
 
-# The demo build and its data tests, in a database of its own.
+# The demo build and its data tests, in a database of its own; then the semantic layer
+# against the built tables (pytest runs the warehouse-free part: --skip-dw).
 dbt-test: install
 	RETENTION_DB=test.duckdb $(DBT) build --fail-fast
+	RETENTION_DB=test.duckdb $(BIN)/mf validate-configs
 
-test: lint pytest dbt-test
+# dbt-test runs first: its demo warehouse is the one the docs and README tests read.
+test: lint dbt-test
+	RETENTION_DEMO_DB=$(CURDIR)/test.duckdb $(MAKE) --no-print-directory pytest
 
 # Spark compatibility (docs/spark.md): its own venv, the main stack plus dbt-spark and pyspark.
 SPARK_VENV := .venv-spark
@@ -75,4 +95,4 @@ spark-parity: spark-install
 	PYSPARK_PYTHON=$(CURDIR)/$(SPARK_VENV)/bin/python $(CURDIR)/$(SPARK_VENV)/bin/python tests/spark/parity.py
 
 clean:
-	rm -rf target logs *.duckdb *.duckdb.wal
+	rm -rf target logs reports *.duckdb *.duckdb.wal

@@ -52,3 +52,16 @@
         ) as ids_assigned
     ) as versions_numbered
 {%- endmacro %}
+
+{#-
+    Natural-key expressions for rows whose key column may be missing: each of
+    `columns`, but only where `key_column` is null (rows with a key are then
+    keyed by it alone). Use as resolve_duplicates([key_column] + this).
+-#}
+{% macro when_null_key(key_column, columns) -%}
+    {%- set expressions = [] -%}
+    {%- for column in columns -%}
+        {%- do expressions.append('case when ' ~ key_column ~ ' is null then ' ~ column ~ ' end') -%}
+    {%- endfor -%}
+    {{ return(expressions) }}
+{%- endmacro %}

@@ -7,4 +7,7 @@ def model(dbt, session):
     dbt.config(materialized="table")
     dbt.ref("ml_churn_training")  # the champion is decided there
     snapshots = dbt.ref("fct_customer_snapshots").df()
-    return run_scoring(snapshots, dbt.config.get("churn") or {})
+    # A plain assignment: dbt only sees dbt.config.get() calls that are not nested
+    # in an expression argument, and would otherwise pass the model no config.
+    settings = dbt.config.get("churn") or {}
+    return run_scoring(snapshots, settings)

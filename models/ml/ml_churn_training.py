@@ -6,4 +6,7 @@ from retention.churn.pipeline import run_training
 def model(dbt, session):
     dbt.config(materialized="table")
     snapshots = dbt.ref("fct_customer_snapshots").df()
-    return run_training(snapshots, dbt.config.get("churn") or {})
+    # A plain assignment: dbt only sees dbt.config.get() calls that are not nested
+    # in an expression argument, and would otherwise pass the model no config.
+    settings = dbt.config.get("churn") or {}
+    return run_training(snapshots, settings)

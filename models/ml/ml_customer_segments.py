@@ -7,4 +7,7 @@ def model(dbt, session):
     dbt.config(materialized="table")
     # The as-of rows (segmented) and the last mature cutoff's (the churn backtest).
     snapshots = dbt.ref("fct_customer_snapshots").filter("snapshot_number <= 1").df()
-    return run_segmentation(snapshots, None, dbt.config.get("segments") or {})
+    # A plain assignment: dbt only sees dbt.config.get() calls that are not nested
+    # in an expression argument, and would otherwise pass the model no config.
+    settings = dbt.config.get("segments") or {}
+    return run_segmentation(snapshots, None, settings)

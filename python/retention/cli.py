@@ -96,7 +96,7 @@ def _run_generate(args: argparse.Namespace) -> int:
 
 def builtin_commands() -> list[Command]:
     """Every ``retention`` subcommand. Heavy modules are imported by the commands themselves."""
-    from retention import warehouse
+    from retention import report, warehouse
     from retention.loaders import cdnow
 
     return [
@@ -124,6 +124,12 @@ def builtin_commands() -> list[Command]:
             warehouse.add_query_arguments,
             warehouse.run_query,
         ),
+        Command(
+            "report",
+            "render the static HTML retention report from the published marts",
+            report.add_arguments,
+            report.run,
+        ),
     ]
 
 
@@ -145,9 +151,18 @@ def build_parser(commands: Sequence[Command] | None = None) -> argparse.Argument
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the process exit code."""
+    """Run the CLI; returns the process exit code. A failure the user can fix
+    (:class:`retention.errors.UserError`, a missing input file) prints one line
+    saying what happened and what to do, and exits 1, without a traceback."""
+    from retention.errors import UserError
+
     args = build_parser().parse_args(argv)
-    return int(args._run(args))
+    try:
+        return int(args._run(args))
+    except (UserError, FileNotFoundError) as error:
+        message = " ".join(str(error).split())  # one line, whatever the message holds
+        print(f"retention {args.command}: error: {message}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

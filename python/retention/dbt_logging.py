@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
+import threading
 
 
 class DbtForwarder(logging.Handler):
@@ -31,23 +32,47 @@ class DbtForwarder(logging.Handler):
             self.dbt_logger.info(message)
 
 
+_lock = threading.Lock()
+_active: dict[str, tuple[DbtForwarder, int, tuple[int, bool]]] = {}
+
+
 @contextlib.contextmanager
 def forward_to_dbt(name: str):
-    """Inside a dbt process, forward logger `name` (and its children) to dbt."""
+    """Inside a dbt process, forward logger `name` (and its children) to dbt.
+
+    dbt runs Python models in parallel threads, and two of them may forward the same
+    logger at once (training and customer value both log as retention.churn): one
+    handler is shared and counted, so every record reaches dbt exactly once.
+    """
+    if "dbt.adapters" not in sys.modules:
+        yield
+        return
     logger = logging.getLogger(name)
-    handler = None
-    if "dbt.adapters" in sys.modules:
-        with contextlib.suppress(ImportError):
-            handler = DbtForwarder(name)
-    previous = logger.level, logger.propagate
-    if handler is not None:
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False  # dbt prints it; a root handler would print it twice
+    with _lock:
+        if name in _active:
+            handler, users, previous = _active[name]
+            _active[name] = (handler, users + 1, previous)
+        else:
+            try:
+                handler = DbtForwarder(name)
+            except ImportError:
+                handler = None
+            if handler is not None:
+                previous = logger.level, logger.propagate
+                logger.addHandler(handler)
+                logger.setLevel(logging.INFO)
+                logger.propagate = False  # dbt prints it; a root handler would print it twice
+                _active[name] = (handler, 1, previous)
     try:
         yield
     finally:
-        if handler is not None:
-            logger.removeHandler(handler)
-            logger.setLevel(previous[0])
-            logger.propagate = previous[1]
+        with _lock:
+            if name in _active:
+                handler, users, previous = _active[name]
+                if users > 1:
+                    _active[name] = (handler, users - 1, previous)
+                else:
+                    del _active[name]
+                    logger.removeHandler(handler)
+                    logger.setLevel(previous[0])
+                    logger.propagate = previous[1]

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+
+from retention.errors import UserError
 
 LAYERS = ("raw", "staging", "intermediate", "ml", "marts")
 
@@ -25,20 +28,56 @@ def database_path() -> Path:
     return path if path.is_absolute() else home / path
 
 
+class WarehouseError(UserError):
+    """The warehouse file is missing or held by another process."""
+
+
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
+
+
+def is_lock_error(error: BaseException) -> bool:
+    return "could not set lock" in str(error).lower()
+
+
+def lock_holder(error: BaseException) -> str:
+    """'PID 123, /usr/bin/python3' from DuckDB's lock error, or 'another process'."""
+    match = _LOCK_HOLDER.search(str(error))
+    return f"PID {match['pid']}, {match['program']}" if match else "another process"
+
+
+def locked_for_reading_message(path: Path, error: BaseException) -> str:
+    published = path.parent / "published" / path.stem / "current"
+    return (
+        f"{path} is locked by another process ({lock_holder(error)}), most likely a running "
+        f"`dbt build`, which needs the file alone. Wait for it to finish and retry, or read "
+        f"the Parquet copies of the marts in {published}/ meanwhile."
+    )
+
+
+def locked_for_writing_message(path: Path, error: BaseException) -> str:
+    published = path.parent / "published" / path.stem / "current"
+    return (
+        f"Cannot build: {path} is open in another process ({lock_holder(error)}), and DuckDB "
+        f"lets only one process use a file while it writes. Close that connection (a notebook, "
+        f"`retention query`, a SQL client or BI tool, or another dbt run) or wait for it to "
+        f"finish, then rerun. BI tools should read {published}/ instead of the database file."
+    )
+
+
 def connect(path: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the warehouse; WarehouseError says what to do when there
+    is none or another process holds it."""
     path = path or database_path()
     if not path.is_file():
-        raise FileNotFoundError(
-            f"No warehouse at {path}. Build it first: `make demo` (or `dbt build`)."
+        raise WarehouseError(
+            f"No warehouse at {path}. Build it first: `make demo` (or `dbt build`), or pass "
+            "--database / set RETENTION_DB to the file you built."
         )
     try:
         return duckdb.connect(str(path), read_only=True)
     except duckdb.IOException as error:
-        if "lock" in str(error).lower():
-            raise RuntimeError(
-                f"{path} is locked by another process (a running `dbt build`?). "
-                "Wait for it to finish, or read the published copy instead."
-            ) from error
+        if is_lock_error(error):
+            raise WarehouseError(locked_for_reading_message(path, error)) from error
         raise
 
 
@@ -108,5 +147,14 @@ def add_query_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_query(args: argparse.Namespace) -> int:
     with connect(args.database) as con:
-        con.sql(args.sql).show(max_rows=args.max_rows)
+        try:
+            relation = con.sql(args.sql)
+        except duckdb.Error as error:
+            first_line = str(error).strip().splitlines()[0]
+            raise UserError(
+                f"the query failed: {first_line} (the warehouse is opened read-only; "
+                "`retention summary` lists its relations, `describe <schema>.<table>` its columns)"
+            ) from error
+        if relation is not None:  # statements such as SET return nothing to show
+            relation.show(max_rows=args.max_rows)
     return 0

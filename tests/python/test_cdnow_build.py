@@ -86,3 +86,16 @@ def test_validation_is_out_of_time_and_below_the_leakage_alarm(cdnow_db):
         "select distinct validation_rows from marts.fct_model_evaluation",
     )
     assert rows == [(23_570,)]
+
+
+def test_report_renders_for_orders_only_data(cdnow_db, tmp_path):
+    """No events, products or customer table: the report still renders every section
+    whose marts this source builds, and names the ones it cannot."""
+    from retention.report import build_report
+
+    result = build_report(cdnow_db, tmp_path / "report.html", cdnow_db.parent / "published")
+    html = result.path.read_text()
+    for key in ("summary", "cohorts", "model"):
+        assert f'<section id="{key}" data-available="true"' in html
+    assert html.count("Not available for this data") == len(result.unavailable)
+    assert ">23,570<" in html  # customers in the summary

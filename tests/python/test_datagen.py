@@ -519,7 +519,7 @@ def test_commands_are_registered_from_a_list() -> None:
     seen.append(args.name)
     assert seen == ["x"] and args._run(args) == 0
     names = [c.name for c in builtin_commands()]
-    assert names == ["generate", "load-cdnow", "summary", "query"]
+    assert names == ["generate", "load-cdnow", "summary", "query", "report"]
 
 
 def test_cli_generate_seed_files(tmp_path: Path) -> None:

@@ -36,7 +36,9 @@ orders as (
 scores as (
 
     select * from {{ ref('fct_churn_scores') }}
-    where as_of_date = (select max(as_of_date) from {{ ref('fct_churn_scores') }})
+    {#- This build's scoring date: the kept history may hold later dates (from a build
+        with a later as_of_date), so not max(as_of_date) of the scores. #}
+    where as_of_date = (select max(as_of_date) from {{ ref('int_cutoffs_generated') }})
 
 ),
 

@@ -11,7 +11,8 @@
         cutoffs that were scored, e.g. as_of_date);
       - revenue: completed-order revenue in the label window (observed);
       - revenue_at_risk: sum of CLV x P(churn) (scored cutoffs).
-    Groups smaller than min_group_size are suppressed (metrics null).
+    Groups smaller than min_group_size are suppressed: every count and metric,
+    the group size included, is null (as in dim_segments).
 -#}
 with
 
@@ -101,8 +102,8 @@ final as (
         is_scoring_period,
         is_label_mature,
         customers < {{ var('min_group_size', 10) }} as is_suppressed,
-        cast(customers as {{ dbt.type_bigint() }}) as customers,
         {%- set metrics = {
+            'customers': dbt.type_bigint(),
             'active_customers': dbt.type_bigint(),
             'churned_customers': dbt.type_bigint(),
             'observed_churn_rate': 'double',

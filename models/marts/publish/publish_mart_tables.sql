@@ -13,11 +13,13 @@
     'fct_model_runs',
     'fct_model_evaluation',
     'fct_model_evaluation_curves',
+    'fct_model_monitoring',
     'fct_cohort_retention',
     'dim_customers',
     'dim_segments',
     'fct_segment_retention',
     'fct_retention_actions',
+    'metricflow_time_spine',
 ] -%}
 {%- if var('enable_order_items') and var('enable_products') -%}
     {%- do marts.append('fct_product_recommendations') -%}

@@ -10,7 +10,8 @@
     between one day and one grain after their first order. A cell is reported
     only when its whole window ended by as_of_date (period_end_date <=
     as_of_date); otherwise the metrics are null, never 0. Cohorts smaller than
-    min_group_size have every metric nulled (is_suppressed).
+    min_group_size have every metric nulled, their size included
+    (is_suppressed says why; as in dim_segments and fct_segment_retention).
 -#}
 {%- set max_periods = {
     'week': var('cohort_max_weeks', 52),
@@ -167,7 +168,7 @@ final as (
         period_start_date,
         period_end_date,
         as_of_date,
-        cast(cohort_customers as {{ dbt.type_bigint() }}) as cohort_customers,
+        cast(case when not is_suppressed then cohort_customers end as {{ dbt.type_bigint() }}) as cohort_customers,
         cast(case when is_reported then active_customers end as {{ dbt.type_bigint() }}) as active_customers,
         cast(case when is_reported then retained_customers end as {{ dbt.type_bigint() }})
             as retained_on_or_after_customers,

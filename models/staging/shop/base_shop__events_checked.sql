@@ -64,8 +64,10 @@ checked as (
 
 resolved as (
 
-    {#- Events without an id are keyed by their content: only exact copies collide. -#}
-    {{ retention.resolve_duplicates('checked', ['coalesce(event_id, raw_row_hash)'], 'event_at') }}
+    {#- Events without an id are keyed by their parsed content, so one event exported twice
+        with different time-zone spellings of the same instant is a duplicate. -#}
+    {{ retention.resolve_duplicates('checked', ['event_id'] + retention.when_null_key(
+        'event_id', ['customer_id', 'event_at', 'event_type', 'session_id', 'product_id']), 'event_at') }}
 
 )
 

@@ -158,15 +158,25 @@ def run_scoring(
             high_risk=float(settings.get("high_risk_threshold") or 0.7),
             medium_risk=float(settings.get("medium_risk_threshold") or 0.4),
         )
-    log.info(
-        "scored %d customers with %s in %.1fs", len(scores), version, time.perf_counter() - started
-    )
+        # Inside ml_threads: its forwarder is what takes the line to dbt's log.
+        log.info(
+            "scored %d customers with %s in %.1fs",
+            len(scores),
+            version,
+            time.perf_counter() - started,
+        )
     registry.save_scores(scores)
     return registry.score_history()
 
 
 def run_customer_value(snapshots: pd.DataFrame, settings: dict) -> pd.DataFrame:
     """BG/NBD P(alive) and expected purchases, Gamma-Gamma CLV, at as_of_date."""
+    # Minutes on large data: its stages and timings go to dbt's log like training's.
+    with forward_to_dbt("retention.churn"):
+        return _run_customer_value(snapshots, settings)
+
+
+def _run_customer_value(snapshots: pd.DataFrame, settings: dict) -> pd.DataFrame:
     horizon = int(settings.get("churn_horizon_days") or 90)
     clv_horizon = int(settings.get("clv_horizon_days") or 365)
     frame = prepare_snapshots(snapshots)
@@ -185,15 +195,27 @@ def run_customer_value(snapshots: pd.DataFrame, settings: dict) -> pd.DataFrame:
     if len(frame) < 50:
         log.warning("customer value skipped: %d buyers at as_of_date (need 50)", len(frame))
         return pd.DataFrame(columns=columns)
+    started = time.perf_counter()
+    log.info("customer value: fitting BG/NBD on %d buyers at as_of_date", len(frame))
     rfm = rfm_from_snapshots(frame)
     bg_nbd = BtydModel("bg_nbd").fit(rfm)
     horizon_scores = bg_nbd.score(rfm, horizon)
     clv_scores = bg_nbd.score(rfm, clv_horizon)
+    log.info("customer value: BG/NBD fitted and scored in %.1fs", time.perf_counter() - started)
+    step = time.perf_counter()
     try:
         clv = customer_lifetime_value(bg_nbd, rfm, clv_horizon)
     except ValueError as error:
         log.warning("CLV not computed: %s", error)
         clv = pd.Series([float("nan")] * len(frame))
+    else:
+        log.info(
+            "customer value: Gamma-Gamma CLV (%d days) in %.1fs; %d customers in %.1fs",
+            clv_horizon,
+            time.perf_counter() - step,
+            len(frame),
+            time.perf_counter() - started,
+        )
     return pd.DataFrame(
         {
             "customer_id": frame["customer_id"].astype(str),
@@ -206,3 +228,38 @@ def run_customer_value(snapshots: pd.DataFrame, settings: dict) -> pd.DataFrame:
             "clv_horizon_days": clv_horizon,
         }
     )[columns]
+
+
+def run_monitoring(
+    scores: pd.DataFrame,
+    activity_days: pd.DataFrame,
+    snapshots: pd.DataFrame,
+    as_of_date,
+    settings: dict,
+    registry: Registry | None = None,
+) -> pd.DataFrame:
+    """fct_model_monitoring: matured production scores and registry backtests against
+    outcomes, score and feature drift (retention.churn.monitoring)."""
+    from retention.churn.monitoring import model_monitoring
+
+    registry = registry or Registry()
+    runs = registry.runs()
+    trained_as_of = (
+        dict(zip(runs["model_version"], runs["as_of_date"], strict=True)) if len(runs) else {}
+    )
+    frame = model_monitoring(
+        scores,
+        registry.backtest_predictions(),
+        activity_days,
+        snapshots,
+        as_of_date,
+        int(settings.get("horizon_days") or 90),
+        trained_as_of=trained_as_of,
+    )
+    log.info(
+        "monitoring: %d performance rows (%d matured), %d feature drift rows",
+        int((frame["monitoring_kind"] == "performance").sum()),
+        int(frame["is_matured"].fillna(False).astype(bool).sum()),
+        int((frame["monitoring_kind"] == "feature_drift").sum()),
+    )
+    return frame

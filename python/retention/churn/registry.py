@@ -6,6 +6,9 @@ registry per warehouse file; never in git):
     models/<model_version>/model.joblib      the ChurnModel (pipeline + calibrator)
     models/<model_version>/run.json          the registry row
     models/<model_version>/evaluation.parquet, curves.parquet
+    models/<model_version>/validation_predictions.parquet
+                                             the chosen model's out-of-time predictions
+                                             at the validation cutoff (the backtest)
     champion.json                            {"model_version": ...}
     scores/as_of_date=<YYYY-MM-DD>.parquet   one file per scoring date
 
@@ -36,6 +39,32 @@ def artifact_root() -> Path:
     return Path(os.environ.get("RETENTION_HOME", Path.cwd())) / "artifacts" / database
 
 
+BACKTEST_COLUMNS = [
+    "customer_id",
+    "cutoff_date",
+    "model_version",
+    "model_name",
+    "churn_probability",
+]
+
+
+def backtest_frame(result: TrainingResult) -> pd.DataFrame:
+    """The chosen model's predictions at the validation cutoff. Its pipeline was trained
+    only on cutoffs whose label windows closed by then (purged), so they are out of time;
+    a calibrator, when one was chosen, is cross-fitted over customers of that cutoff."""
+    chosen = result.evaluation.loc[result.evaluation["is_chosen"], "model_name"].iloc[0]
+    predictions = result.validation_predictions
+    return pd.DataFrame(
+        {
+            "customer_id": predictions["customer_id"].astype(str),
+            "cutoff_date": pd.to_datetime(predictions["cutoff_date"]),
+            "model_version": result.model_version,
+            "model_name": chosen,
+            "churn_probability": predictions[chosen].astype(float),
+        }
+    )[BACKTEST_COLUMNS]
+
+
 def _atomic_write(path: Path, write) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
@@ -62,6 +91,10 @@ class Registry:
         _atomic_write(folder / "model.joblib", lambda p: joblib.dump(result.challenger, p))
         _atomic_write(folder / "evaluation.parquet", result.evaluation.to_parquet)
         _atomic_write(folder / "curves.parquet", result.curves.to_parquet)
+        _atomic_write(
+            folder / "validation_predictions.parquet",
+            backtest_frame(result).to_parquet,
+        )
         run = dict(result.run, artifact_path=str(folder))
         _atomic_write(
             folder / "run.json",
@@ -84,6 +117,21 @@ class Registry:
 
     def curves(self, model_version: str) -> pd.DataFrame:
         return pd.read_parquet(self.root / "models" / model_version / "curves.parquet")
+
+    def backtest_predictions(self) -> pd.DataFrame:
+        """Every run's out-of-time validation predictions (runs saved before they were
+        kept have none), with the run's trained_at."""
+        runs = self.runs()
+        parts = []
+        for version, trained_at in zip(
+            runs.get("model_version", []), runs.get("trained_at", []), strict=True
+        ):
+            path = self.root / "models" / version / "validation_predictions.parquet"
+            if path.is_file():
+                parts.append(pd.read_parquet(path).assign(trained_at=trained_at))
+        if not parts:
+            return pd.DataFrame(columns=BACKTEST_COLUMNS + ["trained_at"])
+        return pd.concat(parts, ignore_index=True)
 
     # ---------- champion
     def champion_version(self) -> str | None:

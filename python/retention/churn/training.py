@@ -332,6 +332,7 @@ def train_churn_model(
             t = time.perf_counter()
             scores = BtydModel(kind).fit(rfm_val).score(rfm_val, config.horizon_days)
             timings[f"{kind}_seconds"] = time.perf_counter() - t
+            log.info("baseline %s fitted in %.1fs", kind, timings[f"{kind}_seconds"])
             record(f"{kind}_p_no_purchase", "baseline", scores.p_no_purchase)
             if kind == "bg_nbd":
                 # Reported to show why it is never used: wrong sign for one-time buyers.
@@ -353,7 +354,12 @@ def train_churn_model(
         raw = positive_proba(pipeline, validation[columns + categorical])
         fitted[name] = (columns, pipeline)
         record(name, "candidate", raw)
-        log.info("candidate %s: validation log loss %.4f", name, validation_log_loss(name))
+        log.info(
+            "candidate %s: validation log loss %.4f (fit in %.1fs)",
+            name,
+            validation_log_loss(name),
+            timings[f"{name}_fit_seconds"],
+        )
 
     chosen = min(recipes, key=validation_log_loss)
     columns, tuned_pipeline = fitted[chosen]
@@ -408,6 +414,12 @@ def train_churn_model(
             mature[columns + categorical], mature[LABEL_COLUMN].astype(float).to_numpy()
         )
         timings["final_fit_seconds"] = time.perf_counter() - t
+        log.info(
+            "final %s refitted on %d rows in %.1fs",
+            chosen,
+            len(mature),
+            timings["final_fit_seconds"],
+        )
         final_calibrator = calibrator if final_model == "refit" else Calibrator("none")
         challenger = ChurnModel(pipeline=final_pipeline, calibrator=final_calibrator, **recipe)
 

@@ -1,0 +1,53 @@
+{#-
+    Privacy (ARCHITECTURE.md): no raw PII reaches a mart. Reads the columns
+    the marts really have in the warehouse, so it also covers the columns
+    fct_customer_snapshots passes through without declaring them (the
+    contracted marts are also checked from the manifest, in
+    tests/python/test_marts_contracts.py). Returns one row per offending
+    column. Runs after the two marts that read the customers source.
+-#}
+-- depends_on: {{ ref('fct_customer_snapshots') }}
+-- depends_on: {{ ref('dim_customers') }}
+{% set pii_words = [
+    'email', 'phone', 'first_name', 'last_name', 'full_name', 'address', 'street', 'postcode', 'birth',
+] -%}
+{%- set offending = [] -%}
+{%- if execute -%}
+    {%- for node in graph.nodes.values() -%}
+        {%- set path = node.original_file_path -%}
+        {%- if node.resource_type == 'model' and path.startswith('models/marts/') and '/publish/' not in path -%}
+            {%- set relation = adapter.get_relation(
+                database=node.database, schema=node.schema, identifier=node.alias
+            ) -%}
+            {%- if relation is not none -%}
+                {%- for column in adapter.get_columns_in_relation(relation) -%}
+                    {%- for word in pii_words -%}
+                        {%- if word in column.name | lower -%}
+                            {%- do offending.append((node.name, column.name | lower)) -%}
+                        {%- endif -%}
+                    {%- endfor -%}
+                {%- endfor -%}
+            {%- endif -%}
+        {%- endif -%}
+    {%- endfor -%}
+{%- endif -%}
+
+with
+
+offending_columns as (
+
+    {% for table_name, column_name in offending %}
+        select
+            '{{ table_name }}' as table_name,
+            '{{ column_name }}' as column_name
+        {% if not loop.last %}union all{% endif %}
+    {% else %}
+        select
+            cast(null as {{ dbt.type_string() }}) as table_name,
+            cast(null as {{ dbt.type_string() }}) as column_name
+        where 1 = 0
+    {% endfor %}
+
+)
+
+select * from offending_columns
