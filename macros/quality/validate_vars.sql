@@ -103,6 +103,11 @@
                 {%- do problems.append("as_of_date must be a date like 2024-06-30 (got '" ~ as_of ~ "')") -%}
             {%- endif -%}
         {%- endif -%}
+        {#- incremental loading (docs/incremental.md) -#}
+        {%- set lookback = var('incremental_lookback_days') -%}
+        {%- if lookback is not number or lookback != lookback | int or lookback < 0 -%}
+            {%- do problems.append('incremental_lookback_days must be a whole number >= 0 (got ' ~ lookback ~ ')') -%}
+        {%- endif -%}
         {%- if problems -%}
             {{ exceptions.raise_compiler_error(
                 "Invalid configuration, nothing was built:\n  - " ~ problems | join('\n  - ')

@@ -112,7 +112,9 @@ final as (
         as_of_date,
         period_end_date <= as_of_date as is_period_complete,
         cast(completed_orders as {{ dbt.type_bigint() }}) as completed_orders,
-        cast(revenue as double) as revenue
+        -- decimal, not double: a sum of doubles depends on the order rows arrive in,
+        -- so reruns would differ in the last bit
+        cast(revenue as decimal(18, 2)) as revenue
     from customer_periods
 
 )

@@ -4,7 +4,23 @@
     windowed feature and every label is computed from this table, never by
     rescanning raw events per cutoff. Families whose source is switched off
     are left out, not filled with zeros.
+
+    Incremental on DuckDB (docs/incremental.md): a run recomputes every day of
+    every customer touched by a staging row (order, order line or event)
+    re-checked since this table's last run. Whole customers, because the gap
+    to the previous purchase day reaches back past any window.
 -#}
+{{ config(
+    post_hook="{{ retention.drop_tombstones('activity_date') }}",
+    **retention.incremental_config('customer_id')
+) }}
+-- depends_on: {{ ref('base_shop__orders_checked') }}
+{% if var('enable_order_items') -%}
+-- depends_on: {{ ref('base_shop__order_items_checked') }}
+{% endif -%}
+{% if var('enable_events') -%}
+-- depends_on: {{ ref('base_shop__events_checked') }}
+{% endif %}
 {%- set order_measures = [
     'completed_orders', 'placed_orders', 'cancelled_orders', 'returned_orders',
     'revenue', 'discount_amount', 'discounted_orders',
@@ -18,10 +34,35 @@
 
 with
 
+{% if is_incremental() %}
+    touched_customers as (
+
+        select customer_id from {{ ref('base_shop__orders_checked') }}
+        where checked_at > {{ retention.incremental_checked_watermark() }}
+        {% if var('enable_order_items') %}
+            union
+            select stg_orders.customer_id
+            from {{ ref('base_shop__order_items_checked') }} as checked_items
+            inner join {{ ref('stg_shop__orders') }} as stg_orders
+                on checked_items.order_id = stg_orders.order_id
+            where checked_items.checked_at > {{ retention.incremental_checked_watermark() }}
+        {% endif %}
+        {% if var('enable_events') %}
+            union
+            select customer_id from {{ ref('base_shop__events_checked') }}
+            where checked_at > {{ retention.incremental_checked_watermark() }}
+        {% endif %}
+
+    ),
+{% endif %}
+
 orders as (
 
     select * from {{ ref('stg_shop__orders') }}
     where status <> 'pending'
+    {% if is_incremental() -%}
+        and customer_id in (select touched_customers.customer_id from touched_customers)
+    {%- endif %}
 
 ),
 
@@ -37,6 +78,9 @@ orders as (
     events as (
 
         select * from {{ ref('int_events_sessionized') }}
+        {% if is_incremental() -%}
+            where customer_id in (select touched_customers.customer_id from touched_customers)
+        {%- endif %}
 
     ),
 {% endif %}
@@ -151,11 +195,30 @@ final as (
     select
         customer_days.*,
         cast(order_gaps.days_since_previous_order_day as {{ dbt.type_int() }})
-            as days_since_previous_order_day
+            as days_since_previous_order_day,
+        {{ retention.run_checked_at() }} as checked_at
     from customer_days
     left join order_gaps
         on customer_days.customer_id = order_gaps.customer_id
             and customer_days.activity_date = order_gaps.activity_date
+    {% if is_incremental() %}
+        union all
+        -- tombstone: a touched customer with no activity left (dropped by the post-hook)
+        select
+            touched_customers.customer_id,
+            cast(null as date) as activity_date,
+            {%- for measure in measures %}
+                null as {{ measure }},
+            {%- endfor %}
+            cast(null as {{ dbt.type_int() }}) as days_since_previous_order_day,
+            {{ retention.run_checked_at() }} as checked_at
+        from touched_customers
+        where
+            touched_customers.customer_id is not null
+            and touched_customers.customer_id not in (
+                select customer_days.customer_id from customer_days
+            )
+    {% endif %}
 
 )
 

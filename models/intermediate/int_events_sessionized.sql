@@ -2,14 +2,39 @@
     Events with a session key: the source's session_id when it has one, else a
     session derived from a gap of more than `session_gap_minutes` between a
     customer's consecutive events (the GA4 / Segment convention).
+
+    Incremental on DuckDB (docs/incremental.md): a run re-sessionizes the whole
+    history of every customer with an event row re-checked in staging since
+    this table's last run, so sessions spanning the batch boundary and late
+    events in the middle of a history come out as in a full build.
 -#}
-{{ config(enabled=var('enable_events')) }}
+{{ config(
+    enabled=var('enable_events'),
+    post_hook="{{ retention.drop_tombstones('event_id') }}",
+    **retention.incremental_config('customer_id')
+) }}
+-- depends_on: {{ ref('base_shop__events_checked') }}
 
 with
+
+{% if is_incremental() %}
+    touched_customers as (
+
+        select distinct customer_id
+        from {{ ref('base_shop__events_checked') }}
+        where
+            checked_at > {{ retention.incremental_checked_watermark() }}
+            and customer_id is not null
+
+    ),
+{% endif %}
 
 events as (
 
     select * from {{ ref('stg_shop__events') }}
+    {% if is_incremental() -%}
+        where customer_id in (select touched_customers.customer_id from touched_customers)
+    {%- endif %}
 
 ),
 
@@ -58,8 +83,25 @@ final as (
             session_id,
             concat(customer_id, '-s', cast(derived_session_number as {{ dbt.type_string() }}))
         ) as session_key,
-        session_id is null as is_derived_session
+        session_id is null as is_derived_session,
+        {{ retention.run_checked_at() }} as checked_at
     from numbered
+    {% if is_incremental() %}
+        union all
+        -- tombstone: a touched customer with no clean event left (dropped by the post-hook)
+        select
+            cast(null as {{ dbt.type_string() }}) as event_id,
+            touched_customers.customer_id,
+            cast(null as {{ dbt.type_string() }}) as product_id,
+            cast(null as {{ dbt.type_timestamp() }}) as event_at,
+            cast(null as date) as event_date,
+            cast(null as {{ dbt.type_string() }}) as event_type,
+            cast(null as {{ dbt.type_string() }}) as session_key,
+            cast(null as {{ dbt.type_boolean() }}) as is_derived_session,
+            {{ retention.run_checked_at() }} as checked_at
+        from touched_customers
+        where touched_customers.customer_id not in (select events.customer_id from events)
+    {% endif %}
 
 )
 

@@ -11,6 +11,9 @@
 {%- set has_events = var('enable_events') -%}
 {%- set has_items = var('enable_order_items') -%}
 {%- set has_categories = var('enable_order_items') and var('enable_products') -%}
+{#- a purchase day's gap to the previous one, as an integer (exact sums) -#}
+{%- set order_gap = 'case when completed_orders > 0 then cast(days_since_previous_order_day as '
+    ~ dbt.type_bigint() ~ ') end' -%}
 
 with
 
@@ -74,8 +77,19 @@ aggregated as (
 
         ---------- inter-purchase gaps (gaps between purchase days, all before the cutoff)
         avg(case when completed_orders > 0 then days_since_previous_order_day end) as order_gap_mean_days,
-        stddev_samp(case when completed_orders > 0 then days_since_previous_order_day end)
-            as order_gap_stddev_days,
+        {#- The sample standard deviation from exact integer sums. stddev_samp on DuckDB
+            combines parallel partial states in no fixed order, so two builds of the same
+            data differed in the last bit, and so did every model trained on it. -#}
+        case
+            when count({{ order_gap }}) > 1
+                then sqrt(
+                        cast(
+                            count({{ order_gap }}) * sum({{ order_gap }} * {{ order_gap }})
+                            - sum({{ order_gap }}) * sum({{ order_gap }}) as double
+                        )
+                        / (count({{ order_gap }}) * (count({{ order_gap }}) - 1))
+                    )
+        end as order_gap_stddev_days,
 
         ---------- windows
         {%- for w in windows %}

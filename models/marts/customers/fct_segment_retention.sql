@@ -81,11 +81,11 @@ aggregated as (
         end as churned_customers,
         avg(case when is_churned is not null then case when is_churned then 1.0 else 0.0 end end)
             as observed_churn_rate,
-        avg(churn_probability) as predicted_churn_rate,
-        sum(churn_probability) as expected_churners,
+        {{ retention.exact_avg('churn_probability') }} as predicted_churn_rate,
+        {{ retention.exact_sum('churn_probability') }} as expected_churners,
         count(churn_probability) as scored_customers,
-        sum(revenue_in_horizon) as revenue,
-        sum(clv * churn_probability) as revenue_at_risk
+        {{ retention.exact_sum('revenue_in_horizon') }} as revenue,
+        {{ retention.exact_sum('clv * churn_probability') }} as revenue_at_risk
     from joined
     group by 1, 2, 3
 

@@ -81,7 +81,7 @@ co_occurrence_candidates as (
     select
         at_risk_customers.customer_id,
         product_pairs.related_product_id as product_id,
-        sum(product_pairs.jaccard_similarity) as score
+        {{ retention.exact_sum('product_pairs.jaccard_similarity') }} as score
     from at_risk_customers
     inner join customer_products
         on at_risk_customers.customer_id = customer_products.customer_id

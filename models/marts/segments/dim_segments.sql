@@ -98,7 +98,7 @@ predicted as (
     select
         customer_segments.segment_id,
         count(*) as scored_customers,
-        avg(churn_scores.churn_probability) as predicted_churn_rate
+        {{ retention.exact_avg('churn_scores.churn_probability') }} as predicted_churn_rate
     from customer_segments
     inner join churn_scores
         on

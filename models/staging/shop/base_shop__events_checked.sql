@@ -1,4 +1,11 @@
-{{ config(materialized='table', enabled=var('enable_events')) }}
+{#-
+    Incremental on DuckDB (docs/incremental.md): a run re-checks the raw rows
+    dated from the loaded watermark minus `incremental_lookback_days`, rows
+    without a usable timestamp, and every raw version of an event id seen in
+    that window. Identical copies share their timestamp, so they are always
+    in the same batch.
+-#}
+{{ config(enabled=var('enable_events'), **retention.incremental_config('raw_row_id')) }}
 
 with
 
@@ -38,10 +45,35 @@ typed as (
 
 ),
 
+in_window as (
+
+    select * from typed
+    {% if is_incremental() -%}
+        where event_at is null or event_at >= {{ retention.incremental_lower_bound('event_at') }}
+    {%- endif %}
+
+),
+
+batch as (
+
+    select * from in_window
+    {% if is_incremental() %}
+        union all
+        -- older versions of an event id re-sent in the window: key resolution needs them all
+        select typed.* from typed
+        where
+            typed.event_at < {{ retention.incremental_lower_bound('event_at') }}
+            and typed.event_id in (
+                select in_window.event_id from in_window where in_window.event_at is not null
+            )
+    {% endif %}
+
+),
+
 checked as (
 
     select
-        typed.*,
+        batch.*,
         case
             -- event_id is optional, but when the source has ids a missing one is a broken key
             when customer_id is null or (event_id is null and id_presence.source_has_event_ids)
@@ -57,7 +89,7 @@ checked as (
                 )
                 then 'unknown_event_type'
         end as row_reason
-    from typed
+    from batch
     cross join id_presence
 
 ),
@@ -69,6 +101,15 @@ resolved as (
     {{ retention.resolve_duplicates('checked', ['event_id'] + retention.when_null_key(
         'event_id', ['customer_id', 'event_at', 'event_type', 'session_id', 'product_id']), 'event_at') }}
 
+),
+
+final as (
+
+    select
+        *,
+        {{ retention.run_checked_at() }} as checked_at
+    from resolved
+
 )
 
-select * from resolved
+select * from final

@@ -2,8 +2,16 @@
     Order lines are checked against the clean orders: a line whose order is
     missing or quarantined is quarantined too (`orphan_order_item`), so revenue
     never comes from an order staging does not know.
+
+    Incremental on DuckDB (docs/incremental.md). Lines have no timestamp, so a
+    run re-checks every raw line of an order that either was re-checked in
+    base_shop__orders_checked since this table's last run (it may have turned
+    clean or quarantined) or has a raw line whose copies are not all loaded
+    yet (new lines, re-sent lines), plus lines without an order id. This does
+    not depend on the lookback: it is exact.
 -#}
-{{ config(materialized='table', enabled=var('enable_order_items')) }}
+{{ config(enabled=var('enable_order_items'), **retention.incremental_config('raw_row_id')) }}
+-- depends_on: {{ ref('base_shop__orders_checked') }}
 
 with
 
@@ -43,23 +51,71 @@ typed as (
 
 ),
 
+{% if is_incremental() %}
+    raw_copies as (
+
+        select
+            raw_row_hash,
+            min(nullif(trim(order_id), '')) as order_id,
+            count(*) as copies
+        from order_items
+        group by raw_row_hash
+
+    ),
+
+    loaded_copies as (
+
+        select
+            raw_row_hash,
+            count(*) as copies
+        from {{ this }}
+        group by raw_row_hash
+
+    ),
+
+    changed_orders as (
+
+        select order_id from {{ ref('base_shop__orders_checked') }}
+        where checked_at > {{ retention.incremental_checked_watermark() }}
+
+        union
+
+        select raw_copies.order_id
+        from raw_copies
+        left join loaded_copies
+            on raw_copies.raw_row_hash = loaded_copies.raw_row_hash
+        where loaded_copies.copies is null or loaded_copies.copies <> raw_copies.copies
+
+    ),
+{% endif %}
+
+batch as (
+
+    select * from typed
+    {% if is_incremental() -%}
+        where typed.order_id is null
+            or typed.order_id in (select changed_orders.order_id from changed_orders)
+    {%- endif %}
+
+),
+
 checked as (
 
     select
-        typed.*,
+        batch.*,
         case
-            when typed.order_id is null or typed.product_id is null then 'null_key'
-            when typed.quantity_text is null or typed.unit_price_text is null then 'missing_value'
-            when typed.quantity_decimal is null or typed.unit_price is null
+            when batch.order_id is null or batch.product_id is null then 'null_key'
+            when batch.quantity_text is null or batch.unit_price_text is null then 'missing_value'
+            when batch.quantity_decimal is null or batch.unit_price is null
                 then 'non_numeric_amount'
-            when typed.quantity_decimal <= 0 or typed.quantity_decimal <> typed.quantity
+            when batch.quantity_decimal <= 0 or batch.quantity_decimal <> batch.quantity
                 then 'invalid_quantity'
-            when typed.unit_price < 0 then 'negative_amount'
+            when batch.unit_price < 0 then 'negative_amount'
             when clean_orders.order_id is null then 'orphan_order_item'
         end as row_reason
-    from typed
+    from batch
     left join clean_orders
-        on typed.order_id = clean_orders.order_id
+        on batch.order_id = clean_orders.order_id
 
 ),
 
@@ -67,6 +123,15 @@ resolved as (
 
     {{ retention.resolve_duplicates('checked', ['order_id', 'product_id'], 'quantity') }}
 
+),
+
+final as (
+
+    select
+        *,
+        {{ retention.run_checked_at() }} as checked_at
+    from resolved
+
 )
 
-select * from resolved
+select * from final

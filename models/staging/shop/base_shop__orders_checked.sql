@@ -1,4 +1,10 @@
-{{ config(materialized='table') }}
+{#-
+    Incremental on DuckDB (docs/incremental.md): a run re-checks the raw rows
+    dated from the loaded watermark minus `incremental_lookback_days`, rows
+    without a usable timestamp, and every raw version of an order id seen in
+    that window, so duplicates are resolved against everything loaded before.
+-#}
+{{ config(**retention.incremental_config('raw_row_id')) }}
 
 with
 
@@ -35,6 +41,31 @@ typed as (
 
 ),
 
+in_window as (
+
+    select * from typed
+    {% if is_incremental() -%}
+        where ordered_at is null or ordered_at >= {{ retention.incremental_lower_bound('ordered_at') }}
+    {%- endif %}
+
+),
+
+batch as (
+
+    select * from in_window
+    {% if is_incremental() %}
+        union all
+        -- older versions of an order re-sent in the window: key resolution needs them all
+        select typed.* from typed
+        where
+            typed.ordered_at < {{ retention.incremental_lower_bound('ordered_at') }}
+            and typed.order_id in (
+                select in_window.order_id from in_window where in_window.ordered_at is not null
+            )
+    {% endif %}
+
+),
+
 checked as (
 
     select
@@ -50,7 +81,7 @@ checked as (
             when ordered_at > {{ retention.max_valid_timestamp() }} then 'future_timestamp'
             when status is null then 'unknown_status'
         end as row_reason
-    from typed
+    from batch
 
 ),
 
@@ -58,6 +89,15 @@ resolved as (
 
     {{ retention.resolve_duplicates('checked', ['order_id'], 'ordered_at') }}
 
+),
+
+final as (
+
+    select
+        *,
+        {{ retention.run_checked_at() }} as checked_at
+    from resolved
+
 )
 
-select * from resolved
+select * from final

@@ -99,8 +99,12 @@ def _run_training(snapshots: pd.DataFrame, settings: dict, registry: Registry) -
         log.warning("no model trained; keeping champion %s", champion_version)
     else:
         if result.model_version == champion_version:
-            result.run["promoted"] = True
-            result.run["decision_reason"] = "same data and config as the champion (rerun)"
+            # A rerun on the same data and config. Training is seeded, so it reproduced the
+            # champion; keep its record as first written (when it was trained, why it was
+            # promoted), so a rebuild leaves the registry and fct_model_runs unchanged.
+            first = registry.run(champion_version)
+            for key in ("trained_at", "promoted", "decision_reason"):
+                result.run[key] = first[key] if first else result.run[key]
         registry.save_run(result)
         if result.run["promoted"]:
             registry.set_champion(result.model_version)

@@ -102,6 +102,11 @@ class Registry:
         )
         return folder
 
+    def run(self, model_version: str) -> dict | None:
+        """The stored registry row of one version, as written (None if unknown)."""
+        path = self.root / "models" / model_version / "run.json"
+        return json.loads(path.read_text()) if path.is_file() else None
+
     def runs(self) -> pd.DataFrame:
         rows = [
             json.loads(p.read_text()) for p in sorted((self.root / "models").glob("*/run.json"))

@@ -375,7 +375,10 @@ def train_churn_model(
     # ---------- champion / challenger on the same validation rows
     challenger_loss = metrics.probability_metrics(y_val, calibrated_val)["log_loss"]
     promoted, reason = True, "no previous champion"
-    if champion is not None:
+    if champion is not None and champion_version == model_version:
+        # the same data and config as the champion: comparing it with itself says nothing
+        reason = "same data and config as the champion (rerun)"
+    elif champion is not None:
         if set(champion.features) - set(validation.columns):
             reason = "champion's features are no longer produced; challenger promoted"
         else:

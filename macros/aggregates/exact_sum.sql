@@ -1,0 +1,15 @@
+{#-
+    Sums and means of floating-point values that do not depend on row order.
+    A double sum does: DuckDB (and Spark) combine partial sums of parallel
+    workers in no fixed order, so two builds of the same data differed in the
+    last bit, and a rerun was not idempotent. Summing as decimal(38, 12) is
+    exact; the result goes back to double (as the marts declare it; Spark has
+    double too). Precision: 1e-12 per value.
+-#}
+{% macro exact_sum(expression) -%}
+    cast(sum(cast({{ expression }} as decimal(38, 12))) as double)
+{%- endmacro %}
+
+{% macro exact_avg(expression) -%}
+    cast(avg(cast({{ expression }} as decimal(38, 12))) as double)
+{%- endmacro %}
