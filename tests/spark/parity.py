@@ -34,6 +34,9 @@ SPARK_DIR = "spark-warehouse/parity"  # under ROOT (gitignored)
 FLOAT_RTOL = 1e-9  # doubles summed in a different order differ in the last bits
 FLOAT_ATOL = 1e-9
 SCORE_ATOL = 1e-6  # same features within FLOAT_RTOL, same model: same probability
+# When the build ran, not what it computed (macros/incremental): each engine's build starts at
+# its own second, so these must exist on both but their values are not compared.
+RUN_METADATA_COLUMNS = {"checked_at"}
 
 # Built on Spark, must be compared: a model silently disabled there must fail the check.
 REQUIRED = [
@@ -181,7 +184,7 @@ def compare(name: str, duck: pd.DataFrame, spark: pd.DataFrame) -> list[str]:
     only_spark = sorted(set(spark.columns) - set(duck.columns))
     if only_duck or only_spark:
         problems.append(f"columns only on DuckDB {only_duck}, only on Spark {only_spark}")
-    columns = [c for c in duck.columns if c in spark.columns]
+    columns = [c for c in duck.columns if c in spark.columns and c not in RUN_METADATA_COLUMNS]
     if len(duck) != len(spark):
         problems.append(f"{len(duck)} rows on DuckDB, {len(spark)} on Spark")
     duck, duck_kinds = normalise(duck[columns])
