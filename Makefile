@@ -15,7 +15,7 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTENSOR_FLAGS := compiledir=$(CURDIR)/.cache/pytensor
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: help install browser demo test lint pytest dbt-test cdnow clean
+.PHONY: help install browser demo test lint pytest dbt-test cdnow clean spark-install spark-parity
 
 help:
 	@echo "make demo   - install into .venv, build the warehouse on the demo data, print where results are,"
@@ -23,6 +23,7 @@ help:
 	@echo "make test   - install, then lint, the dbt build + tests, and pytest (what CI runs)"
 	@echo "make cdnow  - build the warehouse on the real CDNOW transaction log (orders only)"
 	@echo "make clean  - remove the databases and dbt artefacts (keeps .venv)"
+	@echo "make spark-parity - build on Spark and DuckDB, compare the tables and the scores (docs/spark.md)"
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,9 +48,10 @@ cdnow: install
 	RETENTION_DB=cdnow.duckdb $(BIN)/retention report
 
 lint: install
-	$(BIN)/ruff check python tests/python
-	$(BIN)/ruff format --check python tests/python
+	$(BIN)/ruff check python tests/python tests/spark
+	$(BIN)/ruff format --check python tests/python tests/spark
 	RETENTION_DB=lint.duckdb $(BIN)/sqlfluff lint models tests/dbt
+	$(BIN)/python tests/spark/check_portable_sql.py
 
 # The report's test opens it in a real headless browser; CI machines start without one.
 # Idempotent: nothing happens when /usr/bin/chromium exists (Debian's package).
@@ -76,6 +78,21 @@ dbt-test: install
 # dbt-test runs first: its demo warehouse is the one the docs and README tests read.
 test: lint dbt-test
 	RETENTION_DEMO_DB=$(CURDIR)/test.duckdb $(MAKE) --no-print-directory pytest
+
+# Spark compatibility (docs/spark.md): its own venv, the main stack plus dbt-spark and pyspark.
+SPARK_VENV := .venv-spark
+$(SPARK_VENV)/.installed: requirements.txt requirements-spark.txt pyproject.toml
+	$(PYTHON) -m venv $(SPARK_VENV)
+	$(SPARK_VENV)/bin/pip install --quiet --upgrade pip
+	$(SPARK_VENV)/bin/pip install --quiet -r requirements-spark.txt
+	$(SPARK_VENV)/bin/pip install --quiet --no-deps -e .
+	@touch $@
+
+spark-install: $(SPARK_VENV)/.installed
+
+# Builds on Spark (target spark) and DuckDB, compares them row for row, scores on Spark.
+spark-parity: spark-install
+	PYSPARK_PYTHON=$(CURDIR)/$(SPARK_VENV)/bin/python $(CURDIR)/$(SPARK_VENV)/bin/python tests/spark/parity.py
 
 clean:
 	rm -rf target logs reports *.duckdb *.duckdb.wal

@@ -176,9 +176,10 @@ final as (
         aggregated.*,
 
         ---------- ratios
-        aggregated.revenue_total / nullif(aggregated.orders_count, 0) as avg_order_value,
-        aggregated.discount_total / nullif(aggregated.revenue_total + aggregated.discount_total, 0)
-            as discount_share,
+        -- amounts are decimals: Spark divides decimals to 6 places, DuckDB in double
+        cast(aggregated.revenue_total as double) / nullif(aggregated.orders_count, 0) as avg_order_value,
+        cast(aggregated.discount_total as double)
+        / nullif(cast(aggregated.revenue_total + aggregated.discount_total as double), 0) as discount_share,
         aggregated.discounted_orders_count * 1.0 / nullif(aggregated.orders_count, 0)
             as discounted_order_rate,
         aggregated.returned_orders_count * 1.0 / nullif(aggregated.placed_orders_count, 0)

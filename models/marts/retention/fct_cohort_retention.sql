@@ -65,8 +65,9 @@ spine as (
             cohorts.cohort_start_date,
             cohorts.cohort_customers,
             periods.n as period_number,
+            -- parenthesised: dbt-spark's dateadd multiplies the interval without brackets
             cast({{ dbt.dateadd(grain, 'periods.n', 'cohorts.cohort_start_date') }} as date) as period_start_date,
-            cast({{ dbt.dateadd(grain, 'periods.n + 1', 'cohorts.cohort_start_date') }} as date) as period_end_date
+            cast({{ dbt.dateadd(grain, '(periods.n + 1)', 'cohorts.cohort_start_date') }} as date) as period_end_date
         from cohorts
         cross join {{ grain }}_periods as periods
         where cohorts.cohort_grain = '{{ grain }}'

@@ -9,7 +9,7 @@
        bought the product.
     Only catalog products are offered; only orders before as_of_date are used.
 -#}
-{{ config(enabled=var('enable_order_items') and var('enable_products')) }}
+{{ config(enabled=var('enable_order_items') and var('enable_products') and target.type != 'spark') }}
 
 {%- set per_customer = var('recommendations_per_customer', 5) -%}
 {%- set risk_tiers = "'" ~ var('recommendation_risk_tiers', ['high', 'medium']) | join("', '") ~ "'" -%}

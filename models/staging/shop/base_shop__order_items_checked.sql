@@ -38,8 +38,11 @@ typed as (
 
         ---------- amounts
         nullif(trim(quantity), '') as quantity_text,
-        {{ retention.try_cast(retention.try_cast("nullif(trim(quantity), '')", 'decimal(18, 4)'), dbt.type_int()) }}
-            as quantity,
+        -- decimal to int rounds on DuckDB but truncates on Spark: round explicitly
+        {{ retention.try_cast(
+            'round(' ~ retention.try_cast("nullif(trim(quantity), '')", 'decimal(18, 4)') ~ ')',
+            dbt.type_int()
+        ) }} as quantity,
         {{ retention.try_cast("nullif(trim(quantity), '')", 'decimal(18, 4)') }} as quantity_decimal,
         nullif(trim(unit_price), '') as unit_price_text,
         {{ retention.try_cast("nullif(trim(unit_price), '')", 'decimal(18, 2)') }} as unit_price

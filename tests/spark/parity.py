@@ -1,0 +1,364 @@
+"""Spark compatibility check (docs/spark.md): the SQL layer gives the same tables on
+Spark as on DuckDB, and the champion scores the same customers the same way on both.
+
+    .venv-spark/bin/python tests/spark/parity.py      (make spark-parity; .ci/run)
+
+1. builds the demo warehouse on DuckDB (default target, its own database) and the SQL
+   layer on Spark (target spark, its own warehouse folder), at the same time;
+2. compares every table and view the Spark build made (seeds, staging, intermediate,
+   the SQL marts) with DuckDB's, row for row: the same columns, the same number of
+   rows, exact keys, text, integers, booleans and dates, floats within a tolerance;
+3. scores the Spark snapshot table with DuckDB's champion model (mapInPandas over the
+   package function ml_churn_scores uses) and compares with DuckDB's ml_churn_scores.
+
+Exits 1 with a diff summary on any difference. Timings go to the output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[2]
+DB_NAME = "spark_parity.duckdb"
+SPARK_DIR = "spark-warehouse/parity"  # under ROOT (gitignored)
+FLOAT_RTOL = 1e-9  # doubles summed in a different order differ in the last bits
+FLOAT_ATOL = 1e-9
+SCORE_ATOL = 1e-6  # same features within FLOAT_RTOL, same model: same probability
+# When the build ran, not what it computed (macros/incremental): each engine's build starts at
+# its own second, so these must exist on both but their values are not compared.
+RUN_METADATA_COLUMNS = {"checked_at"}
+
+# Built on Spark, must be compared: a model silently disabled there must fail the check.
+REQUIRED = [
+    "staging.stg_shop__orders",
+    "staging.stg_shop__customers",
+    "staging.stg_shop__order_items",
+    "staging.stg_shop__products",
+    "staging.stg_shop__events",
+    "staging.stg_shop__quarantined_rows",
+    "intermediate.int_customer_days_aggregated",
+    "intermediate.int_snapshots_featurized",
+    "intermediate.int_snapshots_labelled",
+    "marts.fct_customer_snapshots",
+    "marts.fct_cohort_retention",
+    "marts.fct_source_quality",
+]
+
+
+def log(message: str) -> None:
+    print(f"[spark-parity] {message}", flush=True)
+
+
+def environment() -> dict:
+    env = dict(os.environ)
+    env.update(
+        RETENTION_HOME=str(ROOT),
+        RETENTION_DB=DB_NAME,
+        RETENTION_SPARK_DIR=SPARK_DIR,
+        PYSPARK_PYTHON=sys.executable,
+        PYSPARK_DRIVER_PYTHON=sys.executable,
+        TF_CPP_MIN_LOG_LEVEL="3",
+        PYTENSOR_FLAGS=f"compiledir={ROOT}/.cache/pytensor",
+        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+    )
+    return env
+
+
+def fresh_start() -> None:
+    """No state from an earlier run: databases, registry, Spark catalog and tables."""
+    stem = Path(DB_NAME).stem
+    for path in [ROOT / DB_NAME, ROOT / f"{DB_NAME}.wal", ROOT / SPARK_DIR]:
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+    for folder in [ROOT / "artifacts" / stem, ROOT / "published" / stem]:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def start_build(name: str, args: list[str], env: dict) -> tuple[subprocess.Popen, Path, float]:
+    logfile = ROOT / "logs" / f"spark-parity-{name}.log"
+    logfile.parent.mkdir(exist_ok=True)
+    dbt = str(Path(sys.executable).with_name("dbt"))
+    handle = logfile.open("w")
+    process = subprocess.Popen(
+        [dbt, *args], cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT
+    )
+    return process, logfile, time.perf_counter()
+
+
+def wait_for_builds(builds: dict[str, tuple]) -> dict[str, float]:
+    """Wait for every build; the seconds each took. Exits with its log's errors if one failed."""
+    seconds: dict[str, float] = {}
+    while len(seconds) < len(builds):
+        for name, (process, _, started) in builds.items():
+            if name not in seconds and process.poll() is not None:
+                seconds[name] = time.perf_counter() - started
+        time.sleep(1)
+    for name, (process, logfile, _) in builds.items():
+        if process.returncode != 0:
+            lines = logfile.read_text(errors="replace").splitlines()
+            errors = [line for line in lines if "ERROR" in line or "Error" in line]
+            print("\n".join((errors or lines)[-40:]))
+            log(
+                f"FAILED: the {name} build exited {process.returncode} after "
+                f"{seconds[name]:.0f}s (full log: {logfile})"
+            )
+            sys.exit(1)
+        log(f"{name} build: {seconds[name]:.0f}s (log: {logfile})")
+    return seconds
+
+
+# ---------------------------------------------------------------- normalising
+
+
+def kind(series: pd.Series) -> str:
+    """A type family both engines agree on."""
+    dtype = series.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return "bool"
+    if pd.api.types.is_integer_dtype(dtype):
+        return "int"
+    if pd.api.types.is_float_dtype(dtype):
+        return "float"
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return "datetime"
+    values = series.dropna()
+    if values.empty:
+        return "null"
+    sample = values.iloc[0]
+    if isinstance(sample, bool | np.bool_):
+        return "bool"
+    if isinstance(sample, int | np.integer):
+        return "int"
+    if isinstance(sample, float | np.floating):
+        return "float"
+    if type(sample).__name__ == "Decimal":
+        return "decimal"
+    if hasattr(sample, "isoformat"):
+        return "datetime"
+    return "text"
+
+
+def normalise(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    kinds = {column: kind(frame[column]) for column in frame.columns}
+    out = {}
+    for column, k in kinds.items():
+        values = frame[column]
+        if k in ("float", "decimal"):
+            out[column] = pd.to_numeric(values.astype(object), errors="raise").astype("float64")
+        elif k == "int":
+            try:
+                out[column] = values.astype("Int64")
+            except (TypeError, ValueError, OverflowError):  # e.g. uint64 beyond int64
+                out[column] = values.astype(object).where(values.notna(), None)
+        elif k == "bool":
+            out[column] = values.astype("boolean")
+        elif k == "datetime":
+            out[column] = pd.to_datetime(values).astype("datetime64[us]")
+        else:
+            out[column] = values.astype(object).where(values.notna(), None)
+    return pd.DataFrame(out), kinds
+
+
+def numeric_family(k: str) -> str:
+    return "number" if k in ("int", "float", "decimal") else k
+
+
+def compare(name: str, duck: pd.DataFrame, spark: pd.DataFrame) -> list[str]:
+    """Differences between two versions of a table, in words (empty = identical)."""
+    problems = []
+    duck.columns = [c.lower() for c in duck.columns]
+    spark.columns = [c.lower() for c in spark.columns]
+    only_duck = sorted(set(duck.columns) - set(spark.columns))
+    only_spark = sorted(set(spark.columns) - set(duck.columns))
+    if only_duck or only_spark:
+        problems.append(f"columns only on DuckDB {only_duck}, only on Spark {only_spark}")
+    columns = [c for c in duck.columns if c in spark.columns and c not in RUN_METADATA_COLUMNS]
+    if len(duck) != len(spark):
+        problems.append(f"{len(duck)} rows on DuckDB, {len(spark)} on Spark")
+    duck, duck_kinds = normalise(duck[columns])
+    spark, spark_kinds = normalise(spark[columns])
+    for column in columns:
+        a, b = duck_kinds[column], spark_kinds[column]
+        if "null" not in (a, b) and numeric_family(a) != numeric_family(b):
+            problems.append(f"column {column}: {a} on DuckDB, {b} on Spark")
+    if problems:
+        return problems
+    floats = [c for c in columns if duck[c].dtype == "float64" or spark[c].dtype == "float64"]
+    exact = [c for c in columns if c not in floats]
+    for frame in (duck, spark):
+        for column in floats:
+            frame[column] = frame[column].astype("float64")
+
+    # Sort on the exact columns, then on rounded floats, so rows line up whatever the engine's
+    # row order; then compare cell by cell. A column whose values differ as a whole (its
+    # sorted values differ) is left out of the sort, so it does not misalign the others.
+    def sorted_values(series: pd.Series) -> list[str]:
+        return sorted("\0" if pd.isna(v) else str(v) for v in series)
+
+    aligned = [c for c in exact if sorted_values(duck[c]) == sorted_values(spark[c])]
+    order = aligned + [f"__round_{c}" for c in floats]
+
+    def sort(frame: pd.DataFrame) -> pd.DataFrame:
+        rounded = pd.DataFrame(
+            {f"__round_{c}": frame[c].round(6) for c in floats}, index=frame.index
+        )
+        keyed = pd.concat([frame, rounded], axis=1)
+        if order:
+            keyed = keyed.sort_values(order, na_position="first", kind="stable")
+        return keyed.reset_index(drop=True)
+
+    duck, spark = sort(duck), sort(spark)
+    for column in exact:
+        a, b = duck[column], spark[column]
+        same = (a.isna() & b.isna()) | (a.astype(object) == b.astype(object)).fillna(False)
+        if not same.all():
+            bad = np.flatnonzero(~same.to_numpy(dtype=bool))
+            examples = [f"{a.iloc[i]!r} vs {b.iloc[i]!r}" for i in bad[:3]]
+            problems.append(f"column {column}: {len(bad)} rows differ, e.g. {'; '.join(examples)}")
+    for column in floats:
+        a, b = duck[column].to_numpy(), spark[column].to_numpy()
+        same = np.isclose(a, b, rtol=FLOAT_RTOL, atol=FLOAT_ATOL, equal_nan=True)
+        if not same.all():
+            bad = np.flatnonzero(~same)
+            diff = np.nanmax(np.abs(a[bad] - b[bad])) if len(bad) else 0.0
+            examples = [f"{a[i]!r} vs {b[i]!r}" for i in bad[:3]]
+            problems.append(
+                f"column {column}: {len(bad)} rows differ (max abs diff {diff:.3g}), "
+                f"e.g. {'; '.join(examples)}"
+            )
+    return problems
+
+
+# ---------------------------------------------------------------- the check
+
+
+def spark_relations(manifest_path: Path) -> list[str]:
+    """schema.table of every seed and model the Spark build made."""
+    manifest = json.loads(manifest_path.read_text())
+    names = []
+    for node in manifest["nodes"].values():
+        if node["resource_type"] in ("seed", "model") and node["config"].get("enabled", True):
+            names.append(f"{node['schema']}.{node.get('alias') or node['name']}")
+    return sorted(names)
+
+
+def main() -> int:
+    total_started = time.perf_counter()
+    # Spark 4 accepts some DuckDB-only syntax (`::`, QUALIFY): the static rules first.
+    sys.path.insert(0, str(Path(__file__).parent))
+    from check_portable_sql import main as check_portable_sql
+
+    if check_portable_sql([]) != 0:
+        log("FAILED: non-portable SQL (above); fix it before comparing engines")
+        return 1
+    env = environment()
+    os.environ.update(env)
+    fresh_start()
+    timings = {}
+
+    # Both builds at once: DuckDB's is mostly Python (ML), Spark's mostly the JVM.
+    log("building the demo warehouse on DuckDB and the SQL layer on Spark ...")
+    duck = start_build("duckdb", ["build", "--target-path", "target/spark-parity-duckdb"], env)
+    spark = start_build(
+        "spark",
+        ["build", "--target", "spark", "--target-path", "target/spark-parity-spark"],
+        env,
+    )
+    seconds = wait_for_builds({"spark": spark, "duckdb": duck})
+    timings["spark_build"], timings["duckdb_build"] = seconds["spark"], seconds["duckdb"]
+
+    import duckdb
+
+    from retention.spark_scoring import score_snapshots, spark_session
+
+    started = time.perf_counter()
+    # pyspark 4.3 warns that pandas 3 is not fully supported; this check is the evidence
+    # that what we use of it (toPandas, mapInPandas) gives the same numbers.
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
+    session = spark_session(ROOT)
+    session.sparkContext.setLogLevel("ERROR")
+    ansi = session.conf.get("spark.sql.ansi.enabled")
+    time_zone = session.conf.get("spark.sql.session.timeZone")
+    if ansi != "false" or time_zone != "UTC":
+        log(
+            f"FAILED: Spark runs with ansi={ansi}, timeZone={time_zone}; the profile says false, UTC"
+        )
+        return 1
+    relations = spark_relations(ROOT / "target" / "spark-parity-spark" / "manifest.json")
+    missing = [r for r in REQUIRED if r not in relations]
+    con = duckdb.connect(str(ROOT / DB_NAME), read_only=True)
+    failures: dict[str, list[str]] = {}
+    if missing:
+        failures["(build)"] = [f"not built on Spark: {', '.join(missing)}"]
+    log(f"comparing {len(relations)} relations built on Spark with DuckDB's:")
+    for relation in relations:
+        duck_frame = con.sql(f"select * from {relation}").df()
+        spark_frame = session.table(relation).toPandas()
+        try:
+            problems = compare(relation, duck_frame, spark_frame)
+        except Exception as error:  # a comparison that cannot run is a difference too
+            problems = [f"could not compare: {type(error).__name__}: {error}"]
+        status = "ok" if not problems else "DIFFERENT"
+        log(f"  {relation:<52} {len(duck_frame):>7} rows  {status}")
+        if problems:
+            failures[relation] = problems
+    timings["comparison"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    artifacts = ROOT / "artifacts" / Path(DB_NAME).stem
+    spark_scores = score_snapshots(session, "marts.fct_customer_snapshots", artifacts).toPandas()
+    duck_scores = con.sql(
+        "select * from ml.ml_churn_scores where as_of_date = "
+        "(select max(as_of_date) from marts.fct_customer_snapshots)"
+    ).df()
+    timings["spark_scoring"] = time.perf_counter() - started
+    problems = compare("churn scores", duck_scores, spark_scores)
+    merged = duck_scores.merge(spark_scores, on="customer_id", suffixes=("_duck", "_spark"))
+    max_diff = (
+        float(np.max(np.abs(merged["churn_probability_duck"] - merged["churn_probability_spark"])))
+        if len(merged)
+        else float("nan")
+    )
+    if not len(merged) == len(duck_scores) == len(spark_scores):
+        problems.append(
+            f"customers: {len(duck_scores)} scored on DuckDB, {len(spark_scores)} on Spark, "
+            f"{len(merged)} in both"
+        )
+    if not max_diff <= SCORE_ATOL:
+        problems.append(f"churn_probability: max abs diff {max_diff:.3g} > {SCORE_ATOL}")
+    log(
+        f"  churn scores (mapInPandas, champion {spark_scores['model_version'].iloc[0]}): "
+        f"{len(spark_scores)} customers, max abs diff of churn_probability {max_diff:.3g}"
+        f"  {'ok' if not problems else 'DIFFERENT'}"
+    )
+    if problems:
+        failures["churn scores"] = problems
+    session.stop()
+
+    timings["total"] = time.perf_counter() - total_started
+    log("timings: " + ", ".join(f"{k} {v:.0f}s" for k, v in timings.items()))
+    if failures:
+        log(f"FAILED: {len(failures)} of {len(relations) + 1} comparisons differ")
+        for name, problems in failures.items():
+            print(f"  {name}")
+            for problem in problems:
+                print(f"    - {problem}")
+        return 1
+    log(f"PASSED: {len(relations)} relations and the churn scores match")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
