@@ -20,7 +20,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 help:
 	@echo "make demo   - install into .venv, build the warehouse on the demo data, print where results are,"
 	@echo "              render the HTML report (reports/retention/retention_report.html)"
-	@echo "make test   - install, then lint, the dbt build + tests, and pytest (what CI runs)"
+	@echo "make test   - install, then lint, the dbt build + tests, pytest and the Spark parity check (what CI runs)"
 	@echo "make cdnow  - build the warehouse on the real CDNOW transaction log (orders only)"
 	@echo "make clean  - remove the databases and dbt artefacts (keeps .venv)"
 	@echo "make spark-parity - build on Spark and DuckDB, compare the tables and the scores (docs/spark.md)"
@@ -76,8 +76,10 @@ dbt-test: install
 	RETENTION_DB=test.duckdb $(BIN)/mf validate-configs
 
 # dbt-test runs first: its demo warehouse is the one the docs and README tests read.
+# Then the Spark parity check (below), so `make test` is everything CI checks.
 test: lint dbt-test
 	RETENTION_DEMO_DB=$(CURDIR)/test.duckdb $(MAKE) --no-print-directory pytest
+	$(MAKE) --no-print-directory spark-parity
 
 # Spark compatibility (docs/spark.md): its own venv, the main stack plus dbt-spark and pyspark.
 SPARK_VENV := .venv-spark
