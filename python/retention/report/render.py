@@ -636,22 +636,24 @@ def model_section(marts: Marts, ctx: RunContext) -> Section:
         points = _decile_curves(curves)
         drawn = [(n, s) for n, s in _chart_models(evaluation) if n in points]
 
+        def styled(style: dict, xs, ys) -> svg.Series:
+            """One model's line, in the colour and dash it has on every chart."""
+            return svg.Series(
+                style["label"],
+                list(xs),
+                list(ys),
+                color=style["color"],
+                width=style["width"],
+                dash=style.get("dash"),
+                markers=True,
+            )
+
         def series(x: str, y: str, skip_first: bool = False) -> list[svg.Series]:
-            out = []
-            for name, style in drawn:
-                p = points[name].iloc[1:] if skip_first else points[name]
-                out.append(
-                    svg.Series(
-                        style["label"],
-                        list(p[x]),
-                        list(p[y]),
-                        color=style["color"],
-                        width=style["width"],
-                        dash=style.get("dash"),
-                        markers=True,
-                    )
-                )
-            return out
+            return [
+                styled(style, p[x], p[y])
+                for name, style in drawn
+                for p in [points[name].iloc[1:] if skip_first else points[name]]
+            ]
 
         charts.append(
             _safe_chart(
@@ -698,18 +700,7 @@ def model_section(marts: Marts, ctx: RunContext) -> Section:
         cal_series = []
         for name in cal_names:
             g = calibration[calibration["model_name"] == name].sort_values("bucket")
-            style = dict(drawn)[name]
-            cal_series.append(
-                svg.Series(
-                    style["label"],
-                    list(g["mean_score"]),
-                    list(g["observed_churn_rate"]),
-                    color=style["color"],
-                    width=style["width"],
-                    dash=style.get("dash"),
-                    markers=True,
-                )
-            )
+            cal_series.append(styled(dict(drawn)[name], g["mean_score"], g["observed_churn_rate"]))
         charts.append(
             _safe_chart(
                 lambda: svg.line_chart(
@@ -725,20 +716,10 @@ def model_section(marts: Marts, ctx: RunContext) -> Section:
                 "On the diagonal = calibrated. Ranking-only baselines have no probabilities.",
             )
         )
-        lift_series = []
-        for name, style in drawn:
-            p = points[name].iloc[1:]
-            lift_series.append(
-                svg.Series(
-                    style["label"],
-                    [i + 1 for i in range(len(p))],
-                    list(p["lift"]),
-                    color=style["color"],
-                    width=style["width"],
-                    dash=style.get("dash"),
-                    markers=True,
-                )
-            )
+        lift_series = [
+            styled(style, range(1, len(points[name])), points[name]["lift"].iloc[1:])
+            for name, style in drawn
+        ]
         charts.append(
             _safe_chart(
                 lambda: svg.line_chart(
