@@ -1,8 +1,8 @@
 {#-
     One row per customer x product ordered before as_of_date, in a completed
-    or a returned order: what the customer already has (recommendations never
-    offer it again) and what they bought (co-occurrence and popularity use
-    completed orders only). Cancelled orders are not purchases.
+    or a returned order: what the customer already has (the
+    recommend_owned_products rule and its test read it). Cancelled orders are
+    not purchases.
 -#}
 {{ config(enabled=var('enable_order_items')) }}
 

@@ -23,6 +23,7 @@
 ] -%}
 {%- if var('enable_order_items') and var('enable_products') -%}
     {%- do marts.append('fct_product_recommendations') -%}
+    {%- do marts.append('fct_recommendation_evaluation') -%}
 {%- endif -%}
 
 with
