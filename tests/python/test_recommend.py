@@ -80,12 +80,12 @@ def test_metrics_on_a_hand_computed_case() -> None:
     assert out.bought.tolist() == [2, 1, 0]
     metrics = summarise(out, n=3, evaluated=4, listed_items=items, catalogue_size=10)
     assert metrics["hit_rate"] == pytest.approx(1 / 4)
-    assert metrics["precision"] == pytest.approx(2 / (3 * 4))
-    assert metrics["recall"] == pytest.approx((2 / 2 + 0 / 1) / 2)  # over customers who bought
+    assert metrics["precision_at_n"] == pytest.approx(2 / (3 * 4))
+    assert metrics["recall_at_n"] == pytest.approx((2 / 2 + 0 / 1) / 2)  # over customers who bought
     dcg = 1 + 1 / np.log2(4)
     idcg = 1 + 1 / np.log2(3)
-    assert metrics["ndcg"] == pytest.approx((dcg / idcg + 0) / 2)
-    assert metrics["coverage"] == pytest.approx(6 / 10)  # products 0..5 listed
+    assert metrics["ndcg_at_n"] == pytest.approx((dcg / idcg + 0) / 2)
+    assert metrics["catalogue_coverage"] == pytest.approx(6 / 10)  # products 0..5 listed
     assert metrics["active_customers"] == 2 and metrics["hit_customers"] == 1
 
 
@@ -93,9 +93,9 @@ def test_empty_slots_are_misses_and_recall_counts_every_bought_product() -> None
     window = sp.csr_matrix(([1, 1, 1], ([0, 0, 0], [1, 2, 3])), shape=(1, 5), dtype=np.float32)
     out = user_outcomes(np.array([[3, -1, -1]]), window, np.array([0]))
     metrics = summarise(out, n=3, evaluated=1)
-    assert metrics["hit_rate"] == 1 and metrics["precision"] == pytest.approx(1 / 3)
-    assert metrics["recall"] == pytest.approx(1 / 3)
-    assert metrics["ndcg"] == pytest.approx(1 / (1 + 1 / np.log2(3) + 1 / np.log2(4)))
+    assert metrics["hit_rate"] == 1 and metrics["precision_at_n"] == pytest.approx(1 / 3)
+    assert metrics["recall_at_n"] == pytest.approx(1 / 3)
+    assert metrics["ndcg_at_n"] == pytest.approx(1 / (1 + 1 / np.log2(3) + 1 / np.log2(4)))
 
 
 def test_paired_bootstrap_interval() -> None:
@@ -158,9 +158,8 @@ def test_purchases_on_or_after_the_cutoff_never_change_the_lists(spec) -> None:
     users = [f"c{u:02d}" for u in range(40)]
     lists = []
     for purchases in (before, after):
-        maker = ListMaker(purchases.history(day(cutoff)), config)
         codes_ = pd.Index(purchases.customer_ids).get_indexer(users)
-        made = maker.lists(spec, codes_, 3)
+        made = ListMaker(purchases.history(day(cutoff)), config, codes_).lists(spec, 3)
         lists.append([codes(purchases, made, i) for i in range(len(users))])
     assert lists[0] == lists[1]
 
@@ -253,11 +252,11 @@ def test_the_owned_products_rule(rule) -> None:
     purchases = shop_log()
     config = RecommendConfig(per_customer=4, owned_products=rule)
     history = purchases.history(day(90))
-    maker = ListMaker(history, config)
     users = np.arange(purchases.n_customers)
+    maker = ListMaker(history, config, users)
     owned_any = {}
     for spec in candidates(config):
-        lists = maker.lists(spec, users, 4)
+        lists = maker.lists(spec, 4)
         owned = np.asarray(history.owned[users[:, None], np.maximum(lists.items, 0)].todense())
         owned = (owned > 0) & (lists.items >= 0)
         owned_any[spec.name] = bool(owned.any())

@@ -47,7 +47,7 @@ POPULARITY_GLOBAL, POPULARITY_RECENT, POPULARITY_CATEGORY, CO_OCCURRENCE, ALS_KI
 )
 SOURCE_OF_KIND = ("popularity", "popularity", "popularity", "co_occurrence", "als", "buy_again")
 _BATCH = 4096
-_ALS_BATCH = 1024  # dense customers x products score blocks (1024 x 20k floats = 80 MB)
+_ALS_BATCH = 4096
 
 
 @dataclass
@@ -375,7 +375,7 @@ class Als(Recommender):
         factors: int = 32,
         regularization: float = 0.05,
         alpha: float = 2.0,
-        iterations: int = 15,
+        iterations: int = 8,
         seed: int = 42,
         includes_owned: bool = False,
     ):
@@ -418,27 +418,29 @@ class Als(Recommender):
         out = Lists.empty(len(users), n)
         # customers with no purchase have no factors worth ranking with: empty lists
         known = np.flatnonzero(self.row_of_[users] >= 0)
-        column_of = np.full(self.history_.n_products, -1, dtype=np.int64)
-        column_of[self.items_] = np.arange(self.items_.size)
+        if known.size == 0:
+            return out
+        from implicit.cpu.topk import topk  # implicit's C top-k, with per-customer filters
+
+        excluded = np.flatnonzero(~self.recommendable_[self.items_]).astype(np.int32)
         for start in range(0, known.size, _ALS_BATCH):
             rows = known[start : start + _ALS_BATCH]
             factors = self.model_.user_factors[self.row_of_[users[rows]]]
-            scores = factors @ self.model_.item_factors.T  # columns: self.items_
-            scores[:, ~self.recommendable_[self.items_]] = -np.inf
-            if not self.includes_owned:
-                owned = self.history_.owned[users[rows]].tocoo()
-                col = column_of[owned.col]
-                scores[owned.row[col >= 0], col[col >= 0]] = -np.inf
-            depth = min(n, scores.shape[1])
-            top = np.argpartition(-scores, depth - 1, axis=1)[:, :depth]
-            top_scores = np.take_along_axis(scores, top, axis=1)
-            order = np.lexsort((top, -top_scores), axis=1)
-            top = np.take_along_axis(top, order, axis=1)
-            top_scores = np.take_along_axis(top_scores, order, axis=1)
-            valid = np.isfinite(top_scores)
-            top = self.items_[top]
-            out.items[rows, :depth] = np.where(valid, top, -1)
-            out.scores[rows, :depth] = np.where(valid, top_scores, np.nan)
+            owned = None
+            if not self.includes_owned:  # the customer's products, as columns of the model
+                owned = self.history_.owned[users[rows]][:, self.items_].tocsr()
+            depth = min(n, self.items_.size)
+            ids, scores = topk(
+                self.model_.item_factors,
+                factors,
+                depth,
+                filter_query_items=owned,
+                filter_items=excluded if excluded.size else None,
+                num_threads=1,
+            )
+            valid = np.isfinite(scores) & (ids >= 0)
+            out.items[rows, :depth] = np.where(valid, self.items_[np.maximum(ids, 0)], -1)
+            out.scores[rows, :depth] = np.where(valid, scores, np.nan)
             out.kinds[rows, :depth] = np.where(valid, ALS_KIND, -1)
         return out
 

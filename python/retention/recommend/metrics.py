@@ -72,15 +72,15 @@ def summarise(
         "active_customers": buyers,
         "hit_customers": int(outcomes.hit.sum()),
         "hit_rate": outcomes.hit.sum() / evaluated if evaluated else np.nan,
-        "precision": outcomes.hits.sum() / (n * evaluated) if evaluated else np.nan,
-        "recall": float(np.mean(outcomes.hits[active] / outcomes.bought[active]))
+        "precision_at_n": outcomes.hits.sum() / (n * evaluated) if evaluated else np.nan,
+        "recall_at_n": float(np.mean(outcomes.hits[active] / outcomes.bought[active]))
         if buyers
         else np.nan,
-        "ndcg": float(np.mean(outcomes.dcg[active] / outcomes.idcg[active])) if buyers else np.nan,
+        "ndcg_at_n": float(np.mean(outcomes.dcg[active] / outcomes.idcg[active])) if buyers else np.nan,
     }
     if listed_items is not None and catalogue_size:
         listed = np.unique(listed_items[listed_items >= 0])
-        result["coverage"] = listed.size / catalogue_size
+        result["catalogue_coverage"] = listed.size / catalogue_size
     return result
 
 

@@ -56,10 +56,10 @@ EVALUATION_COLUMNS = [
     "active_customers",
     "hit_customers",
     "hit_rate",
-    "precision",
-    "recall",
-    "ndcg",
-    "coverage",
+    "precision_at_n",
+    "recall_at_n",
+    "ndcg_at_n",
+    "catalogue_coverage",
     "is_popularity_baseline",
     "includes_owned",
     "is_chosen",
@@ -229,15 +229,15 @@ def _run_recommendations(lines, products, cutoffs, scores, evaluation, settings)
     purchases = PurchaseLog.from_frames(_frame(lines, LINE_COLUMNS), catalogue, customer_ids)
     name, mix, blend_base, run_id = _choice(evaluation)
     history = purchases.history(as_of)
-    maker = ListMaker(history, config)
     users = pd.Index(purchases.customer_ids).get_indexer(customer_ids)
+    maker = ListMaker(history, config, users)
     n = config.per_customer
     specs = {c.name: c for c in candidates(config)}
     if name == "blend":
-        lists = maker.blend_lists(specs[blend_base], mix, users, n)
+        lists = maker.blend_lists(specs[blend_base], mix, n)
     else:
         spec = specs.get(name) or Candidate("popularity_global", "popularity_global", False)
-        lists = maker.lists(spec, users, n)
+        lists = maker.lists(spec, n)
     frame = explain(lists, users, maker, purchases, config)
     frame["as_of_date"] = as_of_date
     frame["recommender"] = name

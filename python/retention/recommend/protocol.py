@@ -140,13 +140,16 @@ def build_recommender(candidate: Candidate, config: RecommendConfig) -> Recommen
 
 
 class ListMaker:
-    """Fits recommenders on one history (lazily, once each) and makes filled lists."""
+    """Fits recommenders on one history (lazily, once each) and makes the lists of a fixed
+    set of customers, each list once (the blend reuses its parts' lists)."""
 
-    def __init__(self, history: History, config: RecommendConfig):
+    def __init__(self, history: History, config: RecommendConfig, users: np.ndarray):
         self.history = history
         self.config = config
+        self.users = np.asarray(users, dtype=np.int64)
         self.fitted: dict[str, Recommender] = {}
         self.seconds: dict[str, float] = {}
+        self._lists: dict[tuple, Lists] = {}
 
     def recommender(self, candidate: Candidate) -> Recommender:
         if candidate.name not in self.fitted:
@@ -154,37 +157,47 @@ class ListMaker:
             self.fitted[candidate.name] = build_recommender(candidate, self.config).fit(
                 self.history
             )
-            self.seconds[candidate.name] = time.perf_counter() - started
+            self._count(candidate.name, started)
         return self.fitted[candidate.name]
 
-    def fallback(self, includes_owned: bool, users: np.ndarray, depth: int) -> Lists:
+    def _count(self, name: str, started: float) -> None:
+        self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
+
+    def raw(self, candidate: Candidate, depth: int) -> Lists:
+        """The recommender's own lists (may be short)."""
+        key = ("raw", candidate.name, depth)
+        if key not in self._lists:
+            recommender = self.recommender(candidate)
+            started = time.perf_counter()
+            self._lists[key] = recommender.recommend(self.users, depth)
+            self._count(candidate.name, started)
+        return self._lists[key]
+
+    def fallback(self, includes_owned: bool, depth: int) -> Lists:
         spec = Candidate("popularity_global" + (INCL_OWNED if includes_owned else ""),
                          "popularity_global", includes_owned)  # fmt: skip
-        return self.recommender(spec).recommend(users, depth)
+        return self.raw(spec, depth)
 
-    def lists(self, candidate: Candidate, users: np.ndarray, depth: int) -> Lists:
+    def lists(self, candidate: Candidate, depth: int) -> Lists:
         """The candidate's lists, topped up with popularity (under the same ownership rule
         as the candidate's new products) when it has fewer than ``depth``."""
-        recommender = self.recommender(candidate)  # fitted once; its fit time counted there
-        started = time.perf_counter()
-        raw = recommender.recommend(users, depth)
-        fallback_owned = self.config.owned_products == "always" or candidate.name.endswith(
-            INCL_OWNED
-        )
-        filled = fill(raw, self.fallback(fallback_owned, users, depth), depth)
-        self.seconds[candidate.name] = (
-            self.seconds.get(candidate.name, 0.0) + time.perf_counter() - started
-        )
-        return filled
+        key = ("filled", candidate.name, depth)
+        if key not in self._lists:
+            raw = self.raw(candidate, depth)
+            owned = self.config.owned_products == "always" or candidate.name.endswith(INCL_OWNED)
+            started = time.perf_counter()
+            self._lists[key] = fill(raw, self.fallback(owned, depth), depth)
+            self._count(candidate.name, started)
+        return self._lists[key]
 
-    def blend_lists(self, base: Candidate, mix: Mix, users: np.ndarray, depth: int) -> Lists:
-        buy_again = self.recommender(Candidate("buy_again", "buy_again", True)).recommend(
-            users, depth
-        )
-        mixed = blend(buy_again, self.lists(base, users, depth), depth, mix)
-        return fill(
-            mixed, self.fallback(self.config.owned_products == "always", users, depth), depth
-        )
+    def blend_lists(self, base: Candidate, mix: Mix, depth: int) -> Lists:
+        buy_again = self.raw(Candidate("buy_again", "buy_again", True), depth)
+        new_to_you = self.lists(base, depth)
+        started = time.perf_counter()
+        mixed = blend(buy_again, new_to_you, depth, mix)
+        filled = fill(mixed, self.fallback(self.config.owned_products == "always", depth), depth)
+        self._count("blend", started)
+        return filled
 
 
 # ---------------------------------------------------------------------------- cutoffs
@@ -255,7 +268,7 @@ def prepare_cutoff(log_: PurchaseLog, plan: PlannedCutoff, config: RecommendConf
         users=users,
         in_sample=np.isin(users, sample),
         groups=groups,
-        maker=ListMaker(history, config),
+        maker=ListMaker(history, config, users),
     )
 
 
@@ -315,7 +328,7 @@ def evaluate(
         started = time.perf_counter()
         cut = prepare_cutoff(log_, planned, config)
         for spec in specs:
-            cut.lists[spec.name] = cut.maker.lists(spec, cut.users, depth)
+            cut.lists[spec.name] = cut.maker.lists(spec, depth)
             rows += _metric_rows(cut, spec.name, cut.lists[spec.name], n, catalogue)
         for name, s in cut.maker.seconds.items():
             seconds[name] = seconds.get(name, 0.0) + s
@@ -343,15 +356,14 @@ def evaluate(
             base = max(new_parts, key=lambda c: (pooled(c.name), -specs.index(c)))
             blend_base = base.name
             parts = [
-                (c.maker.recommender(by_name["buy_again"]).recommend(c.users, depth), c.lists[base.name],
+                (c.maker.raw(by_name["buy_again"], depth), c.lists[base.name],
                  c.window, c.users, c.groups["all"][1])
                 for c in validation
             ]  # fmt: skip
             mix, _ = learn_mix(parts, n)
             for cut in cuts:
-                started = time.perf_counter()
-                cut.lists["blend"] = cut.maker.blend_lists(base, mix, cut.users, depth)
-                seconds["blend"] = seconds.get("blend", 0.0) + time.perf_counter() - started
+                cut.lists["blend"] = cut.maker.blend_lists(base, mix, depth)
+                seconds["blend"] = seconds.get("blend", 0.0) + cut.maker.seconds.get("blend", 0.0)
                 rows_blend = _metric_rows(cut, "blend", cut.lists["blend"], n, catalogue)
                 frame = pd.concat([frame, pd.DataFrame(rows_blend)], ignore_index=True)
             log.info(
@@ -405,24 +417,20 @@ def _holdout_comparison(frame, cuts, names, chosen, by_name, n, config) -> dict:
     return result
 
 
-def parameters_of(name: str, spec: Candidate | None, mix: Mix | None, blend_base: str | None,
-                  config: RecommendConfig) -> dict:  # fmt: skip
+def parameters_of(
+    name: str,
+    spec: Candidate | None,
+    mix: Mix | None,
+    blend_base: str | None,
+    config: RecommendConfig,
+) -> dict:
+    """A recommender's settings as recorded: its constructor's parameters (the blend: its mix)."""
     if name == "blend":
         return {"new_to_you": blend_base, **(mix.as_dict() if mix else {})}
-    params: dict = {"includes_owned": bool(spec.includes_owned) if spec else False}
-    base = spec.base if spec else name
-    if base in ("popularity_global", "popularity_category"):
-        params["popularity_days"] = config.popularity_days
-    if base == "popularity_recent":
-        params["half_life_days"] = config.recent_half_life_days
-    if base == "co_occurrence":
-        params.update(min_pair_customers=config.min_pair_customers, shrinkage=3.0, neighbours=50,
-                      history_half_life_days=60.0)  # fmt: skip
-    if base == "als":
-        params.update(factors=32, regularization=0.05, alpha=2.0, iterations=15)
-    if base == "buy_again":
-        params.update(horizon_days=config.horizon_days, gap_shape=2.0)
-    return params
+    if spec is None:
+        return {}
+    recommender = build_recommender(spec, config)
+    return {k: v for k, v in vars(recommender).items() if not k.endswith("_")}
 
 
 def _decorate(frame, chosen, mix, blend_base, by_name, config, comparison) -> pd.DataFrame:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import pandas as pd
@@ -40,16 +39,6 @@ def run_id_for(fingerprint: str, as_of: str, config: dict) -> str:
     return "rec-" + hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
-def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 class RecommendationRegistry:
     def __init__(self, root: Path | None = None):
         self.root = Path(root) if root else recommendation_root()
@@ -59,6 +48,8 @@ class RecommendationRegistry:
         return json.loads(path.read_text()) if path.is_file() else None
 
     def save(self, record: dict, evaluation: pd.DataFrame) -> Path:
+        from retention.churn.registry import _atomic_write  # the churn registry's safe write
+
         folder = self.root / "runs" / record["run_id"]
         first = self.run(record["run_id"])
         if first is not None:  # a rerun on the same data: keep when it was first recorded
