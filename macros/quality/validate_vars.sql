@@ -90,7 +90,8 @@
         {%- endfor -%}
         {#- ---------- switches: the string 'false' would count as true -#}
         {%- for name in ['enable_customers', 'enable_order_items', 'enable_products', 'enable_events',
-                         'enable_contacts', 'churn_use_btyd', 'churn_stack_btyd', 'publish_marts'] -%}
+                         'enable_contacts', 'churn_use_btyd', 'churn_stack_btyd', 'publish_marts',
+                         'enable_recommendations'] -%}
             {%- if var(name) is not boolean -%}
                 {%- do problems.append(name ~ ' must be true or false, unquoted (got ' ~ var(name) ~ ')') -%}
             {%- endif -%}

@@ -7,7 +7,7 @@
     scoring window) reaches it. Cancelled orders are not purchases; a returned
     order still means the customer has the product.
 -#}
-{{ config(enabled=var('enable_order_items')) }}
+{{ config(enabled=var('enable_recommendations') and var('enable_order_items')) }}
 
 with
 

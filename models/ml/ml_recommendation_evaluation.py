@@ -5,6 +5,10 @@ from retention.recommend.pipeline import run_evaluation
 
 def model(dbt, session):
     dbt.config(materialized="table")
+    # Ordering only: run after the churn model. Python models on two cores slow each other
+    # down (TOOLCHAIN.md, gotcha 10); overlapping the churn training made this model 3-5x
+    # slower in the demo build (BENCHMARKS.md, "Recommendations").
+    dbt.ref("ml_churn_training")
     # Relations, not DataFrames: the package reads only the columns it needs.
     lines = dbt.ref("int_customer_product_days_aggregated")
     products = dbt.ref("stg_shop__products")

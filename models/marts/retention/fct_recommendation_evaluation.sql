@@ -6,7 +6,7 @@
     cutoff its hit-rate difference to the best popularity list with a paired
     bootstrap interval.
 -#}
-{{ config(enabled=var('enable_order_items') and var('enable_products') and target.type != 'spark') }}
+{{ config(enabled=var('enable_recommendations') and var('enable_order_items') and var('enable_products') and target.type != 'spark') }}
 
 with
 
