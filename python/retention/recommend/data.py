@@ -71,19 +71,27 @@ class PurchaseLog:
         missing = [c for c in LINE_COLUMNS if c not in lines.columns]
         if missing:
             raise ValueError(f"purchase lines lack columns {missing}")
+        # Hash-based (pandas) on the string ids: numpy's set routines on object arrays
+        # compare element by element and took 36 s for 20k products at 100k customers.
         catalog = products.drop_duplicates("product_id")
-        catalog_ids = catalog["product_id"].astype(str).to_numpy()
-        line_products = lines["product_id"].astype(str).to_numpy()
-        extra = np.setdiff1d(np.unique(line_products), catalog_ids)
-        product_ids = np.concatenate([catalog_ids, extra]).astype(object)
+        catalog_ids = pd.Index(catalog["product_id"].astype(str).to_numpy(dtype=object))
+        line_products = lines["product_id"].astype(str).to_numpy(dtype=object)
+        extra = pd.Index(pd.unique(line_products)).difference(catalog_ids).sort_values()
+        product_ids = np.concatenate([catalog_ids.to_numpy(), extra.to_numpy(dtype=object)])
         category = np.concatenate(
-            [catalog["category"].fillna("").astype(str).to_numpy(), np.full(extra.size, "")]
-        ).astype(object)
+            [
+                catalog["category"].fillna("").astype(str).to_numpy(dtype=object),
+                np.full(extra.size, "", dtype=object),
+            ]
+        )
         in_catalog = np.arange(product_ids.size) < catalog_ids.size
         product_code = pd.Index(product_ids).get_indexer(line_products)
-        line_customers = lines["customer_id"].astype(str).to_numpy()
-        customer_ids = np.union1d(np.unique(line_customers), np.asarray(extra_customers, dtype=str))
-        customer_code = np.searchsorted(customer_ids, line_customers)
+        line_customers = lines["customer_id"].astype(str).to_numpy(dtype=object)
+        customers = pd.Index(pd.unique(line_customers)).union(
+            pd.Index(np.asarray(extra_customers, dtype=object))
+        )
+        customer_ids = customers.sort_values().to_numpy(dtype=object)
+        customer_code = pd.Index(customer_ids).get_indexer(line_customers)
         days = (
             pd.to_datetime(lines["purchased_date"])
             .to_numpy()
@@ -91,7 +99,7 @@ class PurchaseLog:
             .astype(np.int64)
         )
         return cls(
-            customer_ids=customer_ids.astype(object),
+            customer_ids=customer_ids,
             product_ids=product_ids,
             category=category,
             in_catalog=in_catalog,

@@ -76,7 +76,9 @@ def summarise(
         "recall_at_n": float(np.mean(outcomes.hits[active] / outcomes.bought[active]))
         if buyers
         else np.nan,
-        "ndcg_at_n": float(np.mean(outcomes.dcg[active] / outcomes.idcg[active])) if buyers else np.nan,
+        "ndcg_at_n": float(np.mean(outcomes.dcg[active] / outcomes.idcg[active]))
+        if buyers
+        else np.nan,
     }
     if listed_items is not None and catalogue_size:
         listed = np.unique(listed_items[listed_items >= 0])

@@ -224,7 +224,7 @@ def _run_recommendations(lines, products, cutoffs, scores, evaluation, settings)
         (pd.to_datetime(at_risk["as_of_date"]).dt.date == as_of_date)
         & at_risk["risk_tier"].isin(config.risk_tiers)
     ]
-    customer_ids = np.unique(at_risk["customer_id"].astype(str).to_numpy())
+    customer_ids = np.sort(pd.unique(at_risk["customer_id"].astype(str).to_numpy(dtype=object)))
     catalogue = _frame(products, PRODUCT_COLUMNS)
     purchases = PurchaseLog.from_frames(_frame(lines, LINE_COLUMNS), catalogue, customer_ids)
     name, mix, blend_base, run_id = _choice(evaluation)
