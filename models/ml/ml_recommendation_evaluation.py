@@ -5,10 +5,11 @@ from retention.recommend.pipeline import run_evaluation
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    # Ordering only: run after the churn model. Python models on two cores slow each other
-    # down (TOOLCHAIN.md, gotcha 10); overlapping the churn training made this model 3-5x
-    # slower in the demo build (BENCHMARKS.md, "Recommendations").
-    dbt.ref("ml_churn_training")
+    # Ordering only: run after the churn model has trained and scored. dbt runs Python
+    # models as threads of one process on two cores, and they slow each other down
+    # (TOOLCHAIN.md, gotcha 10): next to the churn training (demo) or scoring (100k) this
+    # model took 3-4x longer than alone (BENCHMARKS.md, "Recommendations").
+    dbt.ref("ml_churn_scores")
     # Relations, not DataFrames: the package reads only the columns it needs.
     lines = dbt.ref("int_customer_product_days_aggregated")
     products = dbt.ref("stg_shop__products")
