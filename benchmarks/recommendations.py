@@ -122,7 +122,7 @@ def build(name: str, dbt_vars: dict, runs: int, memory_limit: str) -> dict:
         "active_customers", "hit_customers", "hit_rate", "precision_at_n", "recall_at_n",
         "ndcg_at_n", "catalogue_coverage", "is_chosen", "includes_owned",
         "hit_rate_vs_best_popularity", "hit_rate_diff_ci_low", "hit_rate_diff_ci_high",
-        "best_popularity_recommender", "parameters",
+        "best_popularity_recommender", "parameters_json",
     ]  # fmt: skip
     rows = query(
         db,

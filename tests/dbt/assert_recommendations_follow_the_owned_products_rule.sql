@@ -1,4 +1,5 @@
-{{ config(enabled=var('enable_recommendations') and var('enable_order_items') and var('enable_products') and target.type != 'spark') }}
+{{ config(enabled=var('enable_recommendations') and var('enable_order_items')
+    and var('enable_products') and target.type != 'spark') }}
 
 {#-
     Products the customer already ordered (completed or returned, before

@@ -473,5 +473,5 @@ def test_parameters_record_the_mix(demo_like) -> None:
     lines, products, cutoffs, _, registry = demo_like
     evaluation = run_evaluation(lines, products, cutoffs, {"per_customer": "3"}, registry)
     blend_row = evaluation[evaluation["recommender"] == "blend"].iloc[0]
-    params = json.loads(blend_row["parameters"])
+    params = json.loads(blend_row["parameters_json"])
     assert {"new_to_you", "buy_again_slots", "buy_again_threshold"} <= set(params)

@@ -5,7 +5,8 @@
     The lists are made in Python (ml_product_recommendations,
     retention.recommend); this mart fixes the contract.
 -#}
-{{ config(enabled=var('enable_recommendations') and var('enable_order_items') and var('enable_products') and target.type != 'spark') }}
+{{ config(enabled=var('enable_recommendations') and var('enable_order_items')
+    and var('enable_products') and target.type != 'spark') }}
 
 with
 

@@ -6,7 +6,8 @@
     cutoff its hit-rate difference to the best popularity list with a paired
     bootstrap interval.
 -#}
-{{ config(enabled=var('enable_recommendations') and var('enable_order_items') and var('enable_products') and target.type != 'spark') }}
+{{ config(enabled=var('enable_recommendations') and var('enable_order_items')
+    and var('enable_products') and target.type != 'spark') }}
 
 with
 
@@ -39,7 +40,7 @@ final as (
         cast(is_popularity_baseline as boolean) as is_popularity_baseline,
         cast(includes_owned as boolean) as includes_owned,
         cast(is_chosen as boolean) as is_chosen,
-        cast(parameters as {{ dbt.type_string() }}) as parameters,
+        cast(parameters_json as {{ dbt.type_string() }}) as parameters_json,
         cast(best_popularity_recommender as {{ dbt.type_string() }}) as best_popularity_recommender,
         cast(hit_rate_vs_best_popularity as double) as hit_rate_vs_best_popularity,
         cast(hit_rate_diff_ci_low as double) as hit_rate_diff_ci_low,

@@ -63,7 +63,7 @@ EVALUATION_COLUMNS = [
     "is_popularity_baseline",
     "includes_owned",
     "is_chosen",
-    "parameters",
+    "parameters_json",
     "best_popularity_recommender",
     "hit_rate_vs_best_popularity",
     "hit_rate_diff_ci_low",
@@ -190,12 +190,12 @@ def _run_evaluation(lines, products, cutoffs, settings, registry) -> pd.DataFram
 def _choice(evaluation) -> tuple[str, Mix | None, str | None, str | None]:
     """(recommender, mix, the blend's new-to-you part, run_id) from the evaluation rows;
     popularity_global when nothing was evaluated."""
-    frame = _frame(evaluation, ["run_id", "recommender", "is_chosen", "parameters"])
+    frame = _frame(evaluation, ["run_id", "recommender", "is_chosen", "parameters_json"])
     chosen = frame[frame["is_chosen"].fillna(False).astype(bool)]
     if chosen.empty:
         return "popularity_global", None, None, None
     row = chosen.iloc[0]
-    params = json.loads(row["parameters"])
+    params = json.loads(row["parameters_json"])
     if row["recommender"] == "blend":
         mix = Mix(int(params["buy_again_slots"]), float(params["buy_again_threshold"]))
         return "blend", mix, params["new_to_you"], row["run_id"]

@@ -445,7 +445,7 @@ def _decorate(frame, chosen, mix, blend_base, by_name, config, comparison) -> pd
     frame["includes_owned"] = frame["recommender"].map(
         lambda r: by_name[r].includes_owned if r in by_name else config.owned_products != "never"
     )
-    frame["parameters"] = frame["recommender"].map(
+    frame["parameters_json"] = frame["recommender"].map(
         lambda r: json.dumps(
             parameters_of(r, by_name.get(r), mix, blend_base, config), sort_keys=True
         )
