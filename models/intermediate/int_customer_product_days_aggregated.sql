@@ -5,9 +5,10 @@
     days before c, and is scored on the completed purchases in
     [c, c + recommendation_horizon_days); nothing at or after as_of_date (the
     scoring window) reaches it. Cancelled orders are not purchases; a returned
-    order still means the customer has the product.
+    order still means the customer has the product. int_customer_products_aggregated
+    (what each customer owns) is built from it.
 -#}
-{{ config(enabled=var('enable_recommendations') and var('enable_order_items')) }}
+{{ config(enabled=var('enable_order_items')) }}
 
 with
 
