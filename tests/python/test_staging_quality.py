@@ -197,19 +197,23 @@ def test_empty_events_file_builds(tmp_path_factory: pytest.TempPathFactory) -> N
 
 
 def test_missing_required_column_fails_clearly(tmp_path: Path) -> None:
-    folder = tmp_path / "no_total"
+    """A required column missing from a file's header stops the build in the hook,
+    before any view is created, naming the file, the header line and what was found.
+    (order_total is optional: a file without it builds; test_input_robustness.py.)"""
+    folder = tmp_path / "no_timestamp"
     folder.mkdir()
     (folder / "orders.csv").write_text(
-        "order_id,customer_id,ordered_at,amount\no1,c1,2024-01-01,10.00\n"
+        "order_id,customer_id,placed,order_total\no1,c1,2024-01-01,10.00\n"
     )
     result = run_dbt(
         ["build", "--select", "base_shop__orders"],
-        tmp_path / "no_total.duckdb",
+        tmp_path / "no_timestamp.duckdb",
         dbt_vars={"raw_path": str(folder), **only()},
         check=False,
     )
     output = result.stdout + result.stderr
     assert result.returncode != 0
-    assert "Raw table 'orders'" in output
-    assert "lacks required column(s) order_total" in output
-    assert "Found: order_id, customer_id, ordered_at, amount" in output
+    assert "orders.csv line 1: the header lacks required column(s) ordered_at" in output
+    assert "(found: order_id, customer_id, placed, order_total)" in output
+    assert "Rename the columns in your export" in output
+    assert " START sql" not in output  # no model ran
