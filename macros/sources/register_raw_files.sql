@@ -410,6 +410,22 @@
                         ~ shown | join(', ') ~ (', ...' if checked['malformed'] > 5 else '')) -%}
                 {%- endif -%}
             {%- endfor -%}
+        {%- elif found['files'] | length > 0 -%}
+            {#- Parquet: each file must have the required columns (an unreadable file fails here, named by DuckDB). -#}
+            {%- set paths = [] -%}
+            {%- for file in found['files'] -%}{%- do paths.append(retention.sql_string(file['path'])) -%}{%- endfor -%}
+            {%- set schemas = {} -%}
+            {%- for row in run_query("select file_name, lower(name) from parquet_schema([" ~ paths | join(', ') ~ "])").rows -%}
+                {%- do schemas.setdefault(row[0], []).append(row[1]) -%}
+            {%- endfor -%}
+            {%- for file in found['files'] -%}
+                {%- set missing = retention.shop_contract()[table]['required'] | reject('in', schemas.get(file['path'], [])) | list -%}
+                {%- if missing -%}
+                    {%- do problems.append(file['name'] ~ ": lacks required column(s) " ~ missing | join(', ')
+                        ~ " (found: " ~ schemas.get(file['path'], [])[1:] | join(', ')
+                        ~ "). Rename the columns in your export (see README, 'Bring your own data').") -%}
+                {%- endif -%}
+            {%- endfor -%}
         {%- endif -%}
         {%- do readers.update({table: {
             'found': found,
@@ -443,7 +459,7 @@
             {%- do statements.append('drop table if exists ' ~ schema ~ '.' ~ table ~ '__malformed_lines') -%}
         {%- endif -%}
         {%- do statements.append('create view ' ~ schema ~ '.' ~ table ~ ' as ' ~ relation) -%}
-        {{ log("raw." ~ table ~ " <- " ~ reader['found']['pattern'] ~ " (" ~ reader['found']['files'] | length ~ " file(s)"
+        {{ log("raw." ~ table ~ " <- " ~ reader['found']['pattern'] ~ " (" ~ reader['found']['files'] | length ~ " non-empty file(s)"
             ~ (", " ~ reader['malformed'] ~ " malformed line(s) to quarantine" if reader['malformed'] else "") ~ ")", info=true) }}
     {%- endfor -%}
     {%- for note in notes -%}
