@@ -103,6 +103,10 @@
                 {%- do problems.append("as_of_date must be a date like 2024-06-30 (got '" ~ as_of ~ "')") -%}
             {%- endif -%}
         {%- endif -%}
+        {%- set value_per_order = var('value_per_order', none) -%}
+        {%- if value_per_order is not none and (value_per_order is boolean or value_per_order is not number or value_per_order <= 0) -%}
+            {%- do problems.append('value_per_order must be a number > 0, or null for the mean order amount (got ' ~ value_per_order ~ ')') -%}
+        {%- endif -%}
         {#- quality gates (README, "Quality gates") -#}
         {%- set warn_share = var('quarantine_warn_share') -%}
         {%- set error_share = var('quarantine_error_share') -%}

@@ -248,12 +248,24 @@ def _run_customer_value(snapshots: pd.DataFrame, settings: dict) -> pd.DataFrame
     clv_scores = bg_nbd.score(rfm, clv_horizon)
     log.info("customer value: BG/NBD fitted and scored in %.1fs", time.perf_counter() - started)
     step = time.perf_counter()
+    unknown = int(rfm["monetary_value"].isna().sum()) if "monetary_value" in rfm else len(rfm)
     try:
         clv = customer_lifetime_value(bg_nbd, rfm, clv_horizon)
     except ValueError as error:
-        log.warning("CLV not computed: %s", error)
+        log.warning(
+            "CLV not computed: %s. CLV and revenue at risk are null; the action list values "
+            "customers by expected orders x value_per_order (README, 'Orders without amounts')",
+            error,
+        )
         clv = pd.Series([float("nan")] * len(frame))
     else:
+        if unknown:
+            log.warning(
+                "CLV null for %d of %d buyers: they have an order without an amount "
+                "(README, 'Orders without amounts')",
+                unknown,
+                len(rfm),
+            )
         log.info(
             "customer value: Gamma-Gamma CLV (%d days) in %.1fs; %d customers in %.1fs",
             clv_horizon,
