@@ -251,15 +251,15 @@
     {%- set required = retention.shop_contract()[table]['required'] -%}
     {%- set missing = required | reject('in', columns) | list -%}
     {%- if missing -%}
-        {%- set hint = '' -%}
+        {%- set hint = namespace(text='') -%}
         {%- if columns | length == 1 -%}
-            {%- for other in [';', '\t', '|'] if other in columns[0] and hint == '' -%}
-                {%- set hint = " The header looks " ~ ('tab' if other == '\t' else "'" ~ other ~ "'")
+            {%- for other in [';', '\t', '|'] if other in columns[0] and hint.text == '' -%}
+                {%- set hint.text = " The header looks " ~ ('tab' if other == '\t' else "'" ~ other ~ "'")
                     ~ "-separated: set csv_delimiter to " ~ ("'\\t'" if other == '\t' else "'" ~ other ~ "'") ~ "." -%}
             {%- endfor -%}
         {%- endif -%}
         {%- do problems.append(file['name'] ~ " line 1: the header lacks required column(s) " ~ missing | join(', ')
-            ~ " (found: " ~ columns | join(', ') ~ ")." ~ hint
+            ~ " (found: " ~ columns | join(', ') ~ ")." ~ hint.text
             ~ " Rename the columns in your export (see README, 'Bring your own data').") -%}
         {{ return({'problems': problems, 'rows': 0, 'malformed': 0, 'malformed_lines': []}) }}
     {%- endif -%}
