@@ -95,7 +95,10 @@ aggregated as (
         ---------- windows
         {%- for w in windows %}
             sum(case when days_before_cutoff <= {{ w }} then completed_orders else 0 end) as orders_{{ w }}d,
-            {{ retention.sum_if_known('case when days_before_cutoff <= ' ~ w ~ ' then revenue else 0 end') }} as revenue_{{ w }}d,
+            -- null like revenue_total: a customer's spend features are all unknown or all known
+            case when count(*) = count(revenue)
+                    then sum(case when days_before_cutoff <= {{ w }} then revenue else 0 end)
+            end as revenue_{{ w }}d,
             {%- if has_events %}
                 sum(case when days_before_cutoff <= {{ w }} then sessions else 0 end) as sessions_{{ w }}d,
                 sum(case when days_before_cutoff <= {{ w }} then events else 0 end) as events_{{ w }}d,

@@ -38,10 +38,17 @@ def default_published_folder(path: Path) -> Path:
 def published_folder(con: duckdb.DuckDBPyConnection, path: Path) -> Path:
     """Where the last successful build of this warehouse published its marts: the folder
     its publish_marts table lists (so a publish_path var is honoured), else the default."""
-    try:
-        row = con.execute("select path from marts.publish_marts limit 1").fetchone()
-    except duckdb.Error:
-        row = None
+    schemas = con.execute(
+        "select table_schema from information_schema.tables where table_name = 'publish_marts'"
+    ).fetchall()
+    row = None
+    for (schema,) in schemas:
+        try:
+            row = con.execute(f'select path from "{schema}".publish_marts limit 1').fetchone()
+        except duckdb.Error:
+            continue
+        if row:
+            break
     if row and row[0]:
         return Path(row[0]).parent.parent / "current"
     return default_published_folder(path)

@@ -663,7 +663,7 @@ def test_skip_mode_builds_and_publishes_every_mart(skipped) -> None:
         assert published[mart] == 0, mart
     # Empty, but with their columns and types.
     columns = dict(
-        query(db, "select column_name, data_type from (describe marts.fct_model_evaluation)")
+        query(db, "select column_name, column_type from (describe marts.fct_model_evaluation)")
     )
     assert columns["auc"] == "DOUBLE" and columns["is_chosen"] == "BOOLEAN"
     assert query(
