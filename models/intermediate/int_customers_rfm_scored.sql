@@ -62,9 +62,12 @@ tiled as (
             partition by as_of_date order by orders_count asc
         ) as {{ dbt.type_int() }}) as frequency_tile,
         -- among known revenues only (engines order nulls differently)
-        case when revenue_total is not null then cast(ntile(5) over (
-            partition by as_of_date, revenue_total is null order by revenue_total asc
-        ) as {{ dbt.type_int() }}) end as monetary_tile
+        case
+            when revenue_total is not null
+                then cast(ntile(5) over (
+                        partition by as_of_date, revenue_total is null order by revenue_total asc
+                    ) as {{ dbt.type_int() }})
+        end as monetary_tile
     from snapshots
 
 ),

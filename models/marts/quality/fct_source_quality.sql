@@ -49,9 +49,9 @@ outcome_counts as (
             'clean' as outcome,
             count(*) as row_count,
             {%- if table == 'orders' %}
-            sum(case when order_total is null then 1 else 0 end) as without_amount_count
+                sum(case when order_total is null then 1 else 0 end) as without_amount_count
             {%- else %}
-            cast(null as {{ dbt.type_bigint() }}) as without_amount_count
+                cast(null as {{ dbt.type_bigint() }}) as without_amount_count
             {%- endif %}
         from clean_{{ table }}
 

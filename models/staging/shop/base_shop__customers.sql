@@ -1,4 +1,7 @@
-{#- Raw customers as text, one row per raw row (malformed CSV lines included), with where it was loaded from; typing and checks come next. -#}
+{#-
+    Raw customers as text, one row per raw row (malformed CSV lines included), with
+    where it was loaded from; typing and checks come next.
+-#}
 {{ config(enabled=var('enable_customers')) }}
 with
 

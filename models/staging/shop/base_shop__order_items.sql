@@ -1,4 +1,7 @@
-{#- Raw order_items as text, one row per raw row (malformed CSV lines included), with where it was loaded from; typing and checks come next. -#}
+{#-
+    Raw order_items as text, one row per raw row (malformed CSV lines included), with
+    where it was loaded from; typing and checks come next.
+-#}
 {{ config(enabled=var('enable_order_items')) }}
 with
 

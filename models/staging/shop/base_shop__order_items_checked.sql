@@ -173,14 +173,20 @@ numbered as (
             partition by raw_row_hash order by {{ retention.load_order_desc([]) }}
         ) as {{ dbt.type_int() }}) as exact_copy_number,
         -- versions of a keyed line in its delivery, latest first; lines without line_id: null
-        case when line_reason is null and line_id is not null then cast(row_number() over (
-            partition by order_id, line_id, case when line_reason is null and line_id is not null then 1 else 0 end
-            order by {{ retention.load_order_desc(['product_id', 'quantity_text', 'unit_price_text']) }}
-        ) as {{ dbt.type_int() }}) end as key_version_number,
-        case when line_reason is null and line_id is not null then first_value(raw_row_hash) over (
-            partition by order_id, line_id, case when line_reason is null and line_id is not null then 1 else 0 end
-            order by {{ retention.load_order_desc(['product_id', 'quantity_text', 'unit_price_text']) }}
-        ) end as kept_row_hash
+        case
+            when line_reason is null and line_id is not null
+                then cast(row_number() over (
+                        partition by order_id, line_id, line_reason is null
+                        order by {{ retention.load_order_desc(['product_id', 'quantity_text', 'unit_price_text']) }}
+                    ) as {{ dbt.type_int() }})
+        end as key_version_number,
+        case
+            when line_reason is null and line_id is not null
+                then first_value(raw_row_hash) over (
+                        partition by order_id, line_id, line_reason is null
+                        order by {{ retention.load_order_desc(['product_id', 'quantity_text', 'unit_price_text']) }}
+                    )
+        end as kept_row_hash
     from delivered
 
 ),

@@ -1,4 +1,7 @@
-{#- Raw orders as text, one row per raw row (malformed CSV lines included), with where it was loaded from; typing and checks come next. -#}
+{#-
+    Raw orders as text, one row per raw row (malformed CSV lines included), with
+    where it was loaded from; typing and checks come next.
+-#}
 with
 
 source as (
