@@ -287,34 +287,68 @@
         create or replace temp table retention_file_check as
         with
         lines as (
+            -- row_number() over () streams in file order (a one-thread scan): no sort
             select cast(row_number() over () as bigint) as physical_line, line
             from read_csv({{ retention.sql_string(file['path']) }}, {{ retention.csv_line_scan_options() }})
         ),
-        counted as (
+        summary as materialized (
+            -- one pass: counts, and the few lines that matter, those with an odd number of quotes
+            -- (a quoted value opens or closes there) and blank ones
             select
-                physical_line,
-                line is not null as has_text,
-                coalesce(length(line) - length(replace(line, {{ retention.sql_string(quote) }}, '')), 0)
-                {%- if dialect['escape'] != quote and dialect['escape'] != '' %}
-                - coalesce((length(line) - length(replace(line, {{ retention.sql_string(escaped_quote) }}, ''))) / 2, 0)
-                {%- endif %} as quotes
-            from lines
+                count(*) as line_count,
+                count(line) as text_lines,
+                max(case when line is not null then physical_line end) as last_text_line,
+                coalesce(sum(quotes), 0) % 2 = 1 as has_open_quote,
+                coalesce(list(physical_line order by physical_line) filter (where quotes % 2 = 1), []) as odd_lines,
+                coalesce(list(physical_line) filter (where line is null), []) as blank_lines
+            from (
+                select
+                    physical_line,
+                    line,
+                    coalesce(length(line) - length(replace(line, {{ retention.sql_string(quote) }}, '')), 0)
+                    {%- if dialect['escape'] != quote and dialect['escape'] != '' %}
+                    - coalesce((length(line) - length(replace(line, {{ retention.sql_string(escaped_quote) }}, ''))) / 2, 0)
+                    {%- endif %} as quotes
+                from lines
+            ) as counted
         ),
-        parity as materialized (
+        odd as (
+            select unnest(odd_lines) as physical_line, generate_subscripts(odd_lines, 1) as k
+            from summary
+        ),
+        spans as (
+            -- a value quoted over several lines opens on an odd line and closes on the next one
+            -- (never: the end of the file); lines (open_line, close_line] continue its record
+            select
+                opened.physical_line as open_line,
+                coalesce(closed.physical_line, summary.line_count) as close_line
+            from odd as opened
+            cross join summary
+            left join odd as closed on closed.k = opened.k + 1
+            where opened.k % 2 = 1
+        ),
+        blanks as (
+            select unnest(blank_lines) as physical_line from summary
+        ),
+        spans_counted as (
+            select
+                spans.open_line,
+                spans.close_line,
+                spans.close_line - spans.open_line as continued_lines,
+                count(blanks.physical_line) as blank_continued_lines
+            from spans
+            left join blanks
+                on blanks.physical_line > spans.open_line and blanks.physical_line <= spans.close_line
+            group by 1, 2
+        ),
+        spans_numbered as (
+            -- DuckDB numbers records (blank lines included): a physical line minus the lines
+            -- that continued earlier records
             select
                 *,
-                coalesce(sum(quotes) over (
-                    order by physical_line rows between unbounded preceding and 1 preceding), 0) % 2 = 1
-                    as starts_in_quote,
-                sum(quotes) over (order by physical_line rows between unbounded preceding and current row) % 2 = 1
-                    as ends_in_quote
-            from counted
-        ),
-        records as materialized (
-            -- DuckDB numbers records: a line that starts inside a quoted value continues one
-            select physical_line, has_text, cast(row_number() over (order by physical_line) as bigint) as record_number
-            from parity
-            where not starts_in_quote
+                open_line - coalesce(sum(continued_lines) over (
+                    order by open_line rows between unbounded preceding and 1 preceding), 0) as open_record
+            from spans_counted
         ),
         rejected as (
             select
@@ -324,28 +358,37 @@
             from temp.{{ rejects }}
             group by 1
         ),
-        summary as (
+        totals as (
             select
-                (select count(*) from records where has_text) - {{ 1 if dialect['header'] else 0 }} as expected_rows,
-                (select coalesce(sum(quotes), 0) % 2 = 1 from counted) as has_open_quote,
-                (select max(physical_line) from parity where not starts_in_quote and ends_in_quote) as open_quote_line,
-                (select max(record_number) from records where has_text) as last_record
+                summary.text_lines
+                - coalesce((select sum(continued_lines - blank_continued_lines) from spans_numbered), 0)
+                - {{ 1 if dialect['header'] else 0 }} as expected_rows,
+                summary.has_open_quote,
+                case when summary.has_open_quote then summary.odd_lines[-1] end as open_quote_line,
+                coalesce(
+                    (select max(open_record) from spans_numbered
+                        where open_line < summary.last_text_line and close_line >= summary.last_text_line),
+                    summary.last_text_line - coalesce(
+                        (select sum(continued_lines) from spans_numbered where close_line < summary.last_text_line), 0)
+                ) as last_record
+            from summary
         )
         select
             'malformed' as kind,
-            coalesce(records.physical_line, rejected.record_number) as line_number,
+            rejected.record_number + coalesce(
+                (select sum(continued_lines) from spans_numbered where open_record < rejected.record_number), 0)
+                as line_number,
             lower(rejected.error_type) || ': ' || rejected.error_message as reason,
-            rejected.record_number = summary.last_record
+            rejected.record_number = totals.last_record
                 and rejected.error_type in ('MISSING COLUMNS', 'UNQUOTED VALUE') as is_cut_off,
             cast(null as bigint) as expected_rows,
             cast(null as boolean) as has_open_quote,
             cast(null as bigint) as open_quote_line
         from rejected
-        cross join summary
-        left join records on rejected.record_number = records.record_number
+        cross join totals
         union all
         select 'summary', null, null, null, expected_rows, has_open_quote, open_quote_line
-        from summary
+        from totals
     {%- endset -%}
     {%- do run_query(check) -%}
     {%- set summary = run_query(
