@@ -316,6 +316,30 @@ def test_a_corrupt_file_on_an_existing_warehouse_changes_nothing(frequency_only,
     assert relations_state(db) == before
 
 
+def test_a_failing_registration_skips_every_node(tmp_path: Path) -> None:
+    """Belt and braces: if the hook's DDL itself fails (here a raw_schema name that is not
+    SQL), dbt skips every node instead of building on the previous raw views
+    (skip_nodes_if_on_run_start_fails), and the warehouse is unchanged."""
+    good = write(
+        tmp_path / "good", {"orders.csv": "order_id,customer_id,ordered_at\no1,c1,2024-06-01\n"}
+    )
+    db = tmp_path / "hook.duckdb"
+    run_dbt(["build", *STAGING], db, dbt_vars={"raw_path": str(good), **only()})
+    before = relations_state(db)
+    newer = write(
+        tmp_path / "newer", {"orders.csv": "order_id,customer_id,ordered_at\no2,c2,2024-06-02\n"}
+    )
+    result = run_dbt(
+        ["build", *STAGING], db,
+        dbt_vars={"raw_path": str(newer), "raw_schema": "not a schema", **only()}, check=False,
+    )  # fmt: skip
+    out = text(result)
+    assert result.returncode != 0
+    assert "retention.on-run-start.1 failed" in out or "ERROR hook" in out, out[-3000:]
+    assert " START sql" not in out and "SKIP relation staging.base_shop__orders" in out, out[-3000:]
+    assert relations_state(db) == before
+
+
 # ---------------------------------------------------------------- 5. dialect and malformed lines
 
 MALFORMED_ORDERS = (
