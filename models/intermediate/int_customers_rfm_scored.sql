@@ -96,16 +96,9 @@ scored as (
 
 filled as (
 
+    -- M in the rules: F when the revenue is unknown
     select
-        customer_id,
-        as_of_date,
-        days_since_last_order,
-        orders_count,
-        revenue_total,
-        recency_score,
-        frequency_score,
-        monetary_score,
-        -- M in the rules: F when the revenue is unknown
+        *,
         coalesce(monetary_score, frequency_score) as rule_monetary_score
     from scored
 
