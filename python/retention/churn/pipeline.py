@@ -60,6 +60,36 @@ RUN_COLUMNS = [
 ]
 
 
+# The columns (and types) of the ML tables when there is nothing to put in them: a build
+# with churn_on_insufficient_labels: skip and no champion still builds every mart over
+# them, with no rows (README, "Churn model").
+EVALUATION_COLUMNS = {
+    "model_version": "string", "model_name": "string", "model_kind": "string",
+    "n": "Int64", "base_rate": "float64", "auc": "float64", "pr_auc": "float64",
+    "lift_top_decile": "float64", "log_loss": "float64", "brier": "float64", "ece": "float64",
+    "aggregate_error": "float64", "mean_prediction": "float64", "threshold": "float64",
+    "accuracy": "float64", "precision": "float64", "recall": "float64", "f1": "float64",
+    "true_positives": "Int64", "false_positives": "Int64", "true_negatives": "Int64",
+    "false_negatives": "Int64", "validation_cutoff": "datetime64[ns]", "is_chosen": "bool",
+}  # fmt: skip
+CURVE_COLUMNS = {
+    "model_version": "string", "model_name": "string", "curve": "string", "bucket": "Int64",
+    "customers": "Int64", "observed_rate": "float64", "mean_predicted": "float64",
+    "lift": "float64", "cumulative_capture": "float64",
+}  # fmt: skip
+SCORE_COLUMNS = {
+    "customer_id": "string", "as_of_date": "datetime64[ns]", "churn_probability": "float64",
+    "risk_tier": "string", "model_version": "string", "model_name": "string",
+    "reason_1": "string", "reason_1_family": "string", "reason_2": "string",
+    "reason_2_family": "string", "reason_3": "string", "reason_3_family": "string",
+}  # fmt: skip
+
+
+def empty_frame(columns: dict[str, str]) -> pd.DataFrame:
+    """No rows, but every column with its type (DuckDB cannot make a table of no columns)."""
+    return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in columns.items()})
+
+
 def training_config(settings: dict) -> TrainingConfig:
     """Build the config from dbt model config values (which may arrive as strings)."""
     config = TrainingConfig()
@@ -132,7 +162,9 @@ def evaluation_history(registry: Registry | None = None, curves: bool = False) -
     registry = registry or Registry()
     runs = registry.runs()
     if runs.empty:
-        return pd.DataFrame()
+        with forward_to_dbt("retention.churn"):
+            log.warning("no churn model in the registry: the evaluation tables are empty")
+        return empty_frame(CURVE_COLUMNS if curves else EVALUATION_COLUMNS)
     read = registry.curves if curves else registry.evaluation
     return pd.concat([read(v) for v in runs["model_version"]], ignore_index=True)
 
@@ -144,10 +176,19 @@ def run_scoring(
     registry = registry or Registry()
     version = registry.champion_version()
     if version is None:
-        raise RuntimeError(
-            "No champion churn model in the registry "
-            f"({registry.root}). Build ml_churn_training first (dbt build runs it)."
-        )
+        if str(settings.get("on_insufficient_labels")) != "skip":
+            raise RuntimeError(
+                "No champion churn model in the registry "
+                f"({registry.root}). Build ml_churn_training first (dbt build runs it)."
+            )
+        with forward_to_dbt("retention.churn"):
+            log.warning(
+                "no churn scores at this as_of_date: no model was trained (too few labelled "
+                "rows, churn_on_insufficient_labels: skip) and there is no earlier champion. "
+                "Churn probabilities are null; the action list ranks on the BG/NBD baseline."
+            )
+        history = registry.score_history()
+        return history if len(history.columns) else empty_frame(SCORE_COLUMNS)
     model = registry.load_model(version)
     frame = prepare_snapshots(snapshots)
     training = frame[frame["is_label_mature"].astype(bool)]
@@ -207,12 +248,24 @@ def _run_customer_value(snapshots: pd.DataFrame, settings: dict) -> pd.DataFrame
     clv_scores = bg_nbd.score(rfm, clv_horizon)
     log.info("customer value: BG/NBD fitted and scored in %.1fs", time.perf_counter() - started)
     step = time.perf_counter()
+    unknown = int(rfm["monetary_value"].isna().sum()) if "monetary_value" in rfm else len(rfm)
     try:
         clv = customer_lifetime_value(bg_nbd, rfm, clv_horizon)
     except ValueError as error:
-        log.warning("CLV not computed: %s", error)
+        log.warning(
+            "CLV not computed: %s. CLV and revenue at risk are null; the action list values "
+            "customers by expected orders x value_per_order (README, 'Orders without amounts')",
+            error,
+        )
         clv = pd.Series([float("nan")] * len(frame))
     else:
+        if unknown:
+            log.warning(
+                "CLV null for %d of %d buyers: they have an order without an amount "
+                "(README, 'Orders without amounts')",
+                unknown,
+                len(rfm),
+            )
         log.info(
             "customer value: Gamma-Gamma CLV (%d days) in %.1fs; %d customers in %.1fs",
             clv_horizon,
