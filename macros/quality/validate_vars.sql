@@ -15,7 +15,8 @@
             'min_group_size': 1, 'contact_cooldown_days': 0, 'cohort_max_weeks': 1,
             'cohort_max_months': 1, 'recommendations_per_customer': 1,
             'recommendation_popularity_days': 1, 'recommendation_min_pair_customers': 1,
-            'churn_seed': 0,
+            'recommendation_horizon_days': 1, 'recommendation_validation_cutoffs': 1,
+            'churn_seed': 0, 'recommendation_seed': 0,
         } -%}
         {%- for name, minimum in minimums.items() -%}
             {%- set value = var(name) -%}
@@ -58,6 +59,8 @@
         {%- set choices = {
             'churn_candidates': ['logistic_regression', 'hist_gradient_boosting', 'keras_mlp'],
             'recommendation_risk_tiers': ['high', 'medium', 'low'],
+            'recommendation_candidates': ['popularity_global', 'popularity_category', 'popularity_recent',
+                                          'co_occurrence', 'als', 'buy_again', 'blend'],
         } -%}
         {%- for name, allowed in choices.items() -%}
             {%- set values = var(name) -%}
@@ -77,6 +80,7 @@
             'churn_definition': ['purchase', 'activity'],
             'churn_calibration': ['auto', 'none', 'sigmoid', 'isotonic'],
             'churn_on_insufficient_labels': ['error', 'skip'],
+            'recommend_owned_products': ['learned', 'always', 'never'],
         } -%}
         {%- for name, allowed in words.items() -%}
             {%- if var(name) not in allowed -%}
@@ -86,7 +90,8 @@
         {%- endfor -%}
         {#- ---------- switches: the string 'false' would count as true -#}
         {%- for name in ['enable_customers', 'enable_order_items', 'enable_products', 'enable_events',
-                         'enable_contacts', 'churn_use_btyd', 'churn_stack_btyd', 'publish_marts'] -%}
+                         'enable_contacts', 'churn_use_btyd', 'churn_stack_btyd', 'publish_marts',
+                         'enable_recommendations'] -%}
             {%- if var(name) is not boolean -%}
                 {%- do problems.append(name ~ ' must be true or false, unquoted (got ' ~ var(name) ~ ')') -%}
             {%- endif -%}
