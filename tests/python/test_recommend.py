@@ -475,3 +475,24 @@ def test_parameters_record_the_mix(demo_like) -> None:
     blend_row = evaluation[evaluation["recommender"] == "blend"].iloc[0]
     params = json.loads(blend_row["parameters_json"])
     assert {"new_to_you", "buy_again_slots", "buy_again_threshold"} <= set(params)
+
+
+def test_the_order_rows_arrive_in_changes_nothing(demo_like, monkeypatch) -> None:
+    """A warehouse returns rows in any order (DuckDB's parallel scans do): the run_id, the
+    evaluation and the lists must not depend on it, or a rebuild is not idempotent."""
+    lines, products, cutoffs, scores, registry = demo_like
+    settings = {"per_customer": "3", "candidates": "popularity_global,co_occurrence,blend"}
+    monkeypatch.setattr(
+        "retention.recommend.pipeline.RecommendationRegistry", lambda: registry, raising=False
+    )
+    results = []
+    for seed in (1, 2):
+        shuffled_lines = lines.sample(frac=1, random_state=seed).reset_index(drop=True)
+        shuffled_products = products.sample(frac=1, random_state=seed).reset_index(drop=True)
+        evaluation = run_evaluation(shuffled_lines, shuffled_products, cutoffs, settings, registry)
+        recs = run_recommendations(
+            shuffled_lines, shuffled_products, cutoffs, scores, evaluation, settings
+        )
+        results.append((evaluation, recs))
+    pd.testing.assert_frame_equal(results[0][0], results[1][0])
+    pd.testing.assert_frame_equal(results[0][1], results[1][1])
