@@ -15,7 +15,7 @@
             'min_group_size': 1, 'contact_cooldown_days': 0, 'cohort_max_weeks': 1,
             'cohort_max_months': 1, 'recommendations_per_customer': 1,
             'recommendation_popularity_days': 1, 'recommendation_min_pair_customers': 1,
-            'churn_seed': 0,
+            'churn_seed': 0, 'churn_validation_origins': 1, 'churn_btyd_max_fit_customers': 100,
         } -%}
         {%- for name, minimum in minimums.items() -%}
             {%- set value = var(name) -%}
@@ -56,7 +56,8 @@
             {%- endif -%}
         {%- endfor -%}
         {%- set choices = {
-            'churn_candidates': ['logistic_regression', 'hist_gradient_boosting', 'keras_mlp'],
+            'churn_candidates': ['logistic_regression', 'hist_gradient_boosting', 'keras_mlp',
+                                 'ensemble_mean', 'knn', 'linear_svm', 'random_forest'],
             'recommendation_risk_tiers': ['high', 'medium', 'low'],
         } -%}
         {%- for name, allowed in choices.items() -%}
@@ -75,7 +76,8 @@
         {#- ---------- one of a few words -#}
         {%- set words = {
             'churn_definition': ['purchase', 'activity'],
-            'churn_calibration': ['auto', 'none', 'sigmoid', 'isotonic'],
+            'churn_calibration': ['auto', 'none', 'prior_shift', 'sigmoid', 'isotonic', 'btyd_blend'],
+            'churn_final_model': ['auto', 'refit', 'validated'],
             'churn_on_insufficient_labels': ['error', 'skip'],
         } -%}
         {%- for name, allowed in words.items() -%}
@@ -86,7 +88,7 @@
         {%- endfor -%}
         {#- ---------- switches: the string 'false' would count as true -#}
         {%- for name in ['enable_customers', 'enable_order_items', 'enable_products', 'enable_events',
-                         'enable_contacts', 'churn_use_btyd', 'churn_stack_btyd', 'publish_marts'] -%}
+                         'enable_contacts', 'churn_use_btyd', 'churn_score_all_candidates', 'publish_marts'] -%}
             {%- if var(name) is not boolean -%}
                 {%- do problems.append(name ~ ' must be true or false, unquoted (got ' ~ var(name) ~ ')') -%}
             {%- endif -%}

@@ -14,7 +14,7 @@ from retention.churn.btyd import BtydModel, customer_lifetime_value, rfm_from_sn
 from retention.churn.frames import prepare_snapshots
 from retention.churn.registry import Registry
 from retention.churn.scoring import retained_reference, score_customers
-from retention.churn.training import TrainingConfig, train_churn_model
+from retention.churn.training import InsufficientLabelsError, TrainingConfig, train_churn_model
 from retention.dbt_logging import forward_to_dbt
 
 log = logging.getLogger("retention.churn")
@@ -40,15 +40,23 @@ RUN_COLUMNS = [
     "trained_at",
     "as_of_date",
     "validation_cutoff",
+    "validation_origins",
+    "selection_mode",
     "training_cutoffs",
     "purged_training_cutoffs",
     "training_rows",
     "validation_rows",
     "chosen_model",
+    "learner",
+    "model_kind",
     "calibration",
     "final_model",
     "decision_threshold",
     "selection_metric",
+    "best_baseline",
+    "best_baseline_log_loss",
+    "share_above_0_99",
+    "trained_through",
     "promoted",
     "decision_reason",
     "is_champion",
@@ -90,33 +98,41 @@ def run_training(
 
 def _run_training(snapshots: pd.DataFrame, settings: dict, registry: Registry) -> pd.DataFrame:
     config = training_config(settings)
-    champion_version = registry.champion_version()
-    champion = registry.load_model(champion_version) if champion_version else None
+    champion_version, champion, load_problem = registry.load_champion()
+    if load_problem:
+        log.warning("%s; training as if there were none", load_problem)
     started = time.perf_counter()
     log.info("training on %d snapshot rows (champion: %s)", len(snapshots), champion_version)
-    result = train_churn_model(snapshots, config, champion, champion_version)
-    if result is None:
-        log.warning("no model trained; keeping champion %s", champion_version)
-    else:
-        if result.model_version == champion_version:
-            # A rerun on the same data and config. Training is seeded, so it reproduced the
-            # champion; keep its record as first written (when it was trained, why it was
-            # promoted), so a rebuild leaves the registry and fct_model_runs unchanged.
-            first = registry.run(champion_version)
-            for key in ("trained_at", "promoted", "decision_reason"):
-                result.run[key] = first[key] if first else result.run[key]
-        registry.save_run(result)
-        if result.run["promoted"]:
-            registry.set_champion(result.model_version)
-        log.info(
-            "trained %s in %.1fs: chose %s (%s calibration); promoted=%s (%s)",
-            result.model_version,
-            time.perf_counter() - started,
-            result.run["chosen_model"],
-            result.run["calibration"],
-            result.run["promoted"],
-            result.run["decision_reason"],
-        )
+    try:
+        result = train_churn_model(snapshots, config, champion, champion_version)
+    except InsufficientLabelsError as error:
+        if config.on_insufficient_labels == "skip":
+            log.warning("Churn model skipped: %s; keeping champion %s", error, champion_version)
+            return run_history(registry)
+        raise InsufficientLabelsError(
+            f"Cannot train a churn model: {error}. Add history (more data or a later "
+            "as_of_date), lower min_history_days, shorten churn_horizon_days or "
+            "snapshot_every_days, or set churn_on_insufficient_labels: skip to build without "
+            "a model."
+        ) from error
+    if result.model_version == champion_version:
+        # A rerun on the same data and config. Training is seeded, so it reproduced the
+        # champion; keep its record as first written (when it was trained, why it was
+        # promoted), so a rebuild leaves the registry and fct_model_runs unchanged.
+        first = registry.run(champion_version)
+        for key in ("trained_at", "promoted", "decision_reason"):
+            result.run[key] = first[key] if first else result.run[key]
+    registry.save_run(result)
+    if result.run["promoted"]:
+        registry.set_champion(result.model_version)
+    log.info(
+        "trained %s in %.1fs: chose %s; promoted=%s (%s)",
+        result.model_version,
+        time.perf_counter() - started,
+        result.run["chosen_model"],
+        result.run["promoted"],
+        result.run["decision_reason"],
+    )
     return run_history(registry)
 
 
@@ -128,13 +144,15 @@ def run_history(registry: Registry) -> pd.DataFrame:
     return runs.reindex(columns=RUN_COLUMNS)
 
 
-def evaluation_history(registry: Registry | None = None, curves: bool = False) -> pd.DataFrame:
+def evaluation_history(registry: Registry | None = None, table: str = "evaluation") -> pd.DataFrame:
+    """One of the runs' stored tables (evaluation, curves, origins, importance) for every
+    registered run, with its model_version."""
     registry = registry or Registry()
     runs = registry.runs()
     if runs.empty:
         return pd.DataFrame()
-    read = registry.curves if curves else registry.evaluation
-    return pd.concat([read(v) for v in runs["model_version"]], ignore_index=True)
+    parts = [registry.table(v, table).assign(model_version=v) for v in runs["model_version"]]
+    return pd.concat([p for p in parts if not p.empty] or [pd.DataFrame()], ignore_index=True)
 
 
 def run_scoring(
