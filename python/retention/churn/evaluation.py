@@ -25,18 +25,32 @@ def _pooled(scores: dict, origins: list[Origin], fits) -> tuple[np.ndarray, np.n
 
 def _curve_rows(model_version: str, name: str, y, score, is_probability: bool) -> list[dict]:
     rows = [
-        {"model_version": model_version, "model_name": name, "curve": "lift_by_decile",
-         "bucket": int(r.decile), "customers": int(r.customers),
-         "observed_rate": float(r.churn_rate), "mean_predicted": float(r.mean_score),
-         "lift": float(r.lift), "cumulative_capture": float(r.cumulative_capture)}  # fmt: skip
+        {
+            "model_version": model_version,
+            "model_name": name,
+            "curve": "lift_by_decile",
+            "bucket": int(r.decile),
+            "customers": int(r.customers),
+            "observed_rate": float(r.churn_rate),
+            "mean_predicted": float(r.mean_score),
+            "lift": float(r.lift),
+            "cumulative_capture": float(r.cumulative_capture),
+        }  # fmt: skip
         for r in metrics.lift_by_decile(y, score).itertuples()
     ]
     if is_probability:
         rows += [
-            {"model_version": model_version, "model_name": name, "curve": "calibration",
-             "bucket": int(r.bin), "customers": int(r.customers),
-             "observed_rate": float(r.observed_rate), "mean_predicted": float(r.mean_predicted),
-             "lift": np.nan, "cumulative_capture": np.nan}  # fmt: skip
+            {
+                "model_version": model_version,
+                "model_name": name,
+                "curve": "calibration",
+                "bucket": int(r.bin),
+                "customers": int(r.customers),
+                "observed_rate": float(r.observed_rate),
+                "mean_predicted": float(r.mean_predicted),
+                "lift": np.nan,
+                "cumulative_capture": np.nan,
+            }  # fmt: skip
             for r in metrics.calibration_bins(y, score).itertuples()
         ]
     return rows

@@ -58,7 +58,8 @@ class OutOfTimeFits:
         self._by_cutoff = {pd.Timestamp(c): rows for c, rows in frame.groupby("cutoff_date")}
         self._pipelines: dict[tuple[str, pd.Timestamp], object] = {}
         self._raw: dict[tuple[str, pd.Timestamp, pd.Timestamp], np.ndarray] = {}
-        self._btyd: dict[tuple[str, pd.Timestamp], tuple[BtydModel, BtydScores]] = {}
+        self._btyd: dict[tuple[str, pd.Timestamp], BtydModel] = {}
+        self._btyd_scores: dict[tuple[str, pd.Timestamp, pd.Timestamp], BtydScores] = {}
         self.timings: dict[str, float] = {}
         self.training_rows: dict[tuple[str, pd.Timestamp], int] = {}
 
@@ -124,24 +125,30 @@ class OutOfTimeFits:
         return self._raw[key]
 
     # ---------- BTYD (fitted without labels on one cutoff's rows)
-    def _btyd_fit(self, kind: str, at: pd.Timestamp) -> tuple[BtydModel, BtydScores]:
-        key = (kind, pd.Timestamp(at))
+    def _btyd_model(self, kind: str, fitted_at: pd.Timestamp) -> BtydModel:
+        key = (kind, pd.Timestamp(fitted_at))
         if key not in self._btyd:
             started = time.perf_counter()
-            rfm = rfm_from_snapshots(self.rows(at))
+            rfm = rfm_from_snapshots(self.rows(fitted_at))
             model = BtydModel(kind).fit(rfm, self.btyd_max_fit_customers)
-            scores = model.score(rfm, self.plan.horizon_days)
             seconds = time.perf_counter() - started
             self.timings[f"{kind}_seconds"] = self.timings.get(f"{kind}_seconds", 0.0) + seconds
-            log.info("%s fitted at %s on %d customers in %.1fs", kind, key[1].date(), len(rfm), seconds)
-            self._btyd[key] = (model, scores)
+            log.info(
+                "%s fitted at %s on %d customers in %.1fs", kind, key[1].date(), len(rfm), seconds
+            )
+            self._btyd[key] = model
         return self._btyd[key]
 
-    def btyd(self, kind: str, at: pd.Timestamp) -> np.ndarray:
-        return self._btyd_fit(kind, at)[1].p_no_purchase
+    def btyd_scores(self, kind: str, fitted_at: pd.Timestamp, at: pd.Timestamp) -> BtydScores:
+        key = (kind, pd.Timestamp(fitted_at), pd.Timestamp(at))
+        if key not in self._btyd_scores:
+            model = self._btyd_model(kind, fitted_at)
+            rfm = rfm_from_snapshots(self.rows(at))
+            self._btyd_scores[key] = model.score(rfm, self.plan.horizon_days)
+        return self._btyd_scores[key]
 
-    def btyd_p_alive(self, kind: str, at: pd.Timestamp) -> np.ndarray:
-        return self._btyd_fit(kind, at)[1].p_alive
+    def btyd(self, kind: str, fitted_at: pd.Timestamp, at: pd.Timestamp) -> np.ndarray:
+        return self.btyd_scores(kind, fitted_at, at).p_no_purchase
 
-    def btyd_learner(self, kind: str, at: pd.Timestamp) -> BtydLearner:
-        return BtydLearner(self._btyd_fit(kind, at)[0], self.plan.horizon_days)
+    def btyd_learner(self, kind: str, fitted_at: pd.Timestamp) -> BtydLearner:
+        return BtydLearner(self._btyd_model(kind, fitted_at), self.plan.horizon_days)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import fields
 
@@ -89,14 +90,52 @@ def training_config(settings: dict) -> TrainingConfig:
 
 
 def run_training(
-    snapshots: pd.DataFrame, settings: dict, registry: Registry | None = None
+    snapshots: pd.DataFrame,
+    settings: dict,
+    registry: Registry | None = None,
+    activity: Callable[[], pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
-    """Train and register; returns the whole run history (fct_model_runs)."""
+    """Train and register; returns the whole run history (fct_model_runs). `activity`
+    loads the customer-day activity, read only to say which var change would give enough
+    labels when there are too few."""
     with ml_threads():
-        return _run_training(snapshots, settings, registry or Registry())
+        return _run_training(snapshots, settings, registry or Registry(), activity)
 
 
-def _run_training(snapshots: pd.DataFrame, settings: dict, registry: Registry) -> pd.DataFrame:
+def insufficient_labels_advice(
+    snapshots: pd.DataFrame, settings: dict, activity: Callable[[], pd.DataFrame] | None
+) -> str:
+    """The smallest var change that would give enough labels (purchase churn), or the
+    generic list of what can help."""
+    generic = (
+        "Add history (more data), lower min_history_days, shorten churn_horizon_days or "
+        "snapshot_every_days, or set churn_on_insufficient_labels: skip to build without a "
+        "model."
+    )
+    if activity is None or settings.get("churn_definition", "purchase") != "purchase":
+        return generic
+    from retention.churn.label_advice import SpineSettings, advice, order_days_from_activity
+
+    config = training_config(settings)
+    spine = SpineSettings(
+        as_of=pd.Timestamp(pd.to_datetime(snapshots["as_of_date"]).max()),
+        horizon_days=config.horizon_days,
+        snapshot_every_days=int(settings.get("snapshot_every_days") or 28),
+        max_training_snapshots=int(settings.get("max_training_snapshots") or 12),
+        min_history_days=int(settings.get("min_history_days") or 0),
+        min_labelled_rows=config.min_labelled_rows,
+        min_class_rows=config.min_class_rows,
+        validation_origins=config.validation_origins,
+    )
+    return advice(order_days_from_activity(activity()), spine)
+
+
+def _run_training(
+    snapshots: pd.DataFrame,
+    settings: dict,
+    registry: Registry,
+    activity: Callable[[], pd.DataFrame] | None = None,
+) -> pd.DataFrame:
     config = training_config(settings)
     champion_version, champion, load_problem = registry.load_champion()
     if load_problem:
@@ -110,10 +149,8 @@ def _run_training(snapshots: pd.DataFrame, settings: dict, registry: Registry) -
             log.warning("Churn model skipped: %s; keeping champion %s", error, champion_version)
             return run_history(registry)
         raise InsufficientLabelsError(
-            f"Cannot train a churn model: {error}. Add history (more data or a later "
-            "as_of_date), lower min_history_days, shorten churn_horizon_days or "
-            "snapshot_every_days, or set churn_on_insufficient_labels: skip to build without "
-            "a model."
+            f"Cannot train a churn model: {error}. "
+            + insufficient_labels_advice(snapshots, settings, activity)
         ) from error
     if result.model_version == champion_version:
         # A rerun on the same data and config. Training is seeded, so it reproduced the

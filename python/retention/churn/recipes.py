@@ -77,8 +77,9 @@ class RecipeInputs(Protocol):
     def raw(self, learner: str, fit_date: pd.Timestamp, at: pd.Timestamp) -> np.ndarray:
         """M(fit_date)'s raw churn probabilities for the rows of cutoff `at`."""
 
-    def btyd(self, kind: str, at: pd.Timestamp) -> np.ndarray:
-        """P(no purchase in H) of a BTYD model fitted on the rows of cutoff `at`."""
+    def btyd(self, kind: str, fitted_at: pd.Timestamp, at: pd.Timestamp) -> np.ndarray:
+        """P(no purchase in H) for the rows of cutoff `at`, from a BTYD model fitted (without
+        labels) on the rows of the scoring date `fitted_at`."""
 
     def labels(self, at: pd.Timestamp) -> np.ndarray:
         """The churn labels of the rows of cutoff `at` (mature cutoffs only)."""
@@ -128,19 +129,21 @@ def enumerate_recipes(
 
 def recipe_sources(recipe: Recipe, origin: Origin) -> tuple[tuple, tuple]:
     """(the raw score applied at the origin, the raw score the calibration is learned on),
-    each as ("model", learner, fit date, cutoff) or ("btyd", kind, cutoff)."""
+    each as ("model", learner, fit date, cutoff) or ("btyd", kind, fit date, cutoff). A BTYD
+    model is fitted at the scoring date t and scores both t's and v(t)'s rows: at t, the
+    calibration cutoff's history is known, and one scorer on both sides of the calibration
+    is what it learns to map."""
     t, v = origin.date, origin.calibration_cutoff
     if recipe.learner in BTYD_LEARNERS:
-        return ("btyd", recipe.learner, t), ("btyd", recipe.learner, v)
+        return ("btyd", recipe.learner, t, t), ("btyd", recipe.learner, t, v)
     model_date = t if recipe.rule == "refit" else v
     learned_on = t if recipe.calibration == "prior_shift" else v
     return ("model", recipe.learner, model_date, t), ("model", recipe.learner, learned_on, v)
 
 
 def _values(inputs: RecipeInputs, source: tuple) -> np.ndarray:
-    if source[0] == "btyd":
-        return inputs.btyd(source[1], source[2])
-    return inputs.raw(source[1], source[2], source[3])
+    kind, *key = source
+    return (inputs.btyd if kind == "btyd" else inputs.raw)(*key)
 
 
 def fit_calibrator(recipe: Recipe, origin: Origin, inputs: RecipeInputs) -> Calibrator:
@@ -149,7 +152,7 @@ def fit_calibrator(recipe: Recipe, origin: Origin, inputs: RecipeInputs) -> Cali
         return Calibrator("none")
     v = origin.calibration_cutoff
     _, learned_on = recipe_sources(recipe, origin)
-    btyd = inputs.btyd(BLEND_BTYD, v) if recipe.calibration == "btyd_blend" else None
+    btyd = inputs.btyd(BLEND_BTYD, origin.date, v) if recipe.calibration == "btyd_blend" else None
     return Calibrator(recipe.calibration).fit(_values(inputs, learned_on), inputs.labels(v), btyd)
 
 
@@ -160,5 +163,6 @@ def apply_recipe(recipe: Recipe, origin: Origin, inputs: RecipeInputs) -> np.nda
         return np.full(inputs.row_count(origin.date), rate)
     applied, _ = recipe_sources(recipe, origin)
     calibrator = fit_calibrator(recipe, origin, inputs)
-    btyd = inputs.btyd(BLEND_BTYD, origin.date) if recipe.calibration == "btyd_blend" else None
+    blend = recipe.calibration == "btyd_blend"
+    btyd = inputs.btyd(BLEND_BTYD, origin.date, origin.date) if blend else None
     return calibrator.transform(_values(inputs, applied), btyd)

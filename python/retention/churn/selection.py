@@ -24,9 +24,7 @@ def origin_predictions(
     recipes: list[Recipe], origins: list[Origin], inputs: RecipeInputs
 ) -> dict[str, dict[pd.Timestamp, np.ndarray]]:
     """recipe name -> origin date -> the recipe's predictions for that origin's rows."""
-    return {
-        r.name: {o.date: apply_recipe(r, o, inputs) for o in origins} for r in recipes
-    }
+    return {r.name: {o.date: apply_recipe(r, o, inputs) for o in origins} for r in recipes}
 
 
 def origin_metrics(
@@ -63,9 +61,7 @@ def summarise(per_origin: pd.DataFrame) -> pd.DataFrame:
     log loss and AUC across them."""
     keys = ["model_name", "model_kind", "learner", "calibration", "final_rule"]
     numeric = [
-        c
-        for c in per_origin.columns
-        if c not in keys + ["origin_date", "calibration_cutoff"]
+        c for c in per_origin.columns if c not in keys + ["origin_date", "calibration_cutoff"]
     ]
     grouped = per_origin.groupby(keys, sort=False)
     summary = grouped[numeric].mean()

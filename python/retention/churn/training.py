@@ -66,8 +66,9 @@ class TrainingConfig:
     min_class_rows: int = 20
     on_insufficient_labels: str = "error"  # error | skip
     # Above this many labelled rows, a model trains on a deterministic sample of customers
-    # (all their cutoffs kept), so 1M customers x 12 cutoffs stays within memory.
-    max_training_rows: int = 1_000_000
+    # (all their cutoffs kept): every recipe is fitted at several dates, and beyond this the
+    # learners gain little (BENCHMARKS.md) while the cost grows linearly.
+    max_training_rows: int = 250_000
     btyd_max_fit_customers: int = 100_000  # BTYD parameters from a sample; everyone is scored
     score_all_candidates: bool = False  # also score the as-of rows with every learner's best
     importance_repeats: int = 2
@@ -180,7 +181,7 @@ def reference_scores(split: Split, fits: OutOfTimeFits) -> dict[str, dict]:
             recency = fits.rows(origin.date)["days_since_last_order"].fillna(1e6).to_numpy()
             scores.setdefault(RANKING_ONLY, {})[origin.date] = recency
         if split.use_btyd:
-            anti = 1 - fits.btyd_p_alive("bg_nbd", origin.date)
+            anti = 1 - fits.btyd_scores("bg_nbd", origin.date, origin.date).p_alive
             scores.setdefault("bg_nbd_one_minus_p_alive", {})[origin.date] = anti
     return scores
 
@@ -190,13 +191,20 @@ def reference_metrics(scores: dict[str, dict], split: Split, fits: OutOfTimeFits
     for name, by_origin in scores.items():
         for origin in split.plan.origins:
             y, score = fits.labels(origin.date), by_origin[origin.date]
-            measure = metrics.ranking_metrics if name == RANKING_ONLY else metrics.probability_metrics
+            measure = (
+                metrics.ranking_metrics if name == RANKING_ONLY else metrics.probability_metrics
+            )
             rows.append(
-                {"model_name": name, "learner": name.split("_one_minus")[0],
-                 "model_kind": "baseline" if name == RANKING_ONLY else "anti_baseline",
-                 "calibration": "none", "final_rule": "scoring_date",
-                 "origin_date": origin.date, "calibration_cutoff": origin.calibration_cutoff,
-                 **measure(y, score)}  # fmt: skip
+                {
+                    "model_name": name,
+                    "learner": name.split("_one_minus")[0],
+                    "model_kind": "baseline" if name == RANKING_ONLY else "anti_baseline",
+                    "calibration": "none",
+                    "final_rule": "scoring_date",
+                    "origin_date": origin.date,
+                    "calibration_cutoff": origin.calibration_cutoff,
+                    **measure(y, score),
+                }  # fmt: skip
             )
     return pd.DataFrame(rows)
 
@@ -239,21 +247,33 @@ def promotion(champion, champion_version, model_version, chosen, summary, predic
                "origin_date": latest.date, "calibration_cutoff": latest.calibration_cutoff,
                "calibration": "none", "final_rule": "champion"}  # fmt: skip
         promoted = challenger_loss < champion_metrics["log_loss"]
-        return promoted, (
-            f"challenger log loss {challenger_loss:.4f} vs champion "
-            f"{champion_metrics['log_loss']:.4f} on validation cutoff {latest.date.date()} "
-            "(out of time for both)"
-        ), row
+        return (
+            promoted,
+            (
+                f"challenger log loss {challenger_loss:.4f} vs champion "
+                f"{champion_metrics['log_loss']:.4f} on validation cutoff {latest.date.date()} "
+                "(out of time for both)"
+            ),
+            row,
+        )
     recipe = getattr(champion, "name", None)
     known = summary[summary["model_name"] == recipe]
     if len(known):
-        return True, (
-            f"champion's recipe {recipe} re-validated on this run's origins: mean log loss "
-            f"{known['log_loss'].iloc[0]:.4f} vs chosen {chosen} "
-            f"{summary.set_index('model_name').loc[chosen, 'log_loss']:.4f} (the champion was "
-            "trained on outcomes that overlap the validation windows, so its recipe is compared)"
-        ), None
-    return True, f"champion ({recipe}) cannot be validated out of time here; challenger promoted", None
+        return (
+            True,
+            (
+                f"champion's recipe {recipe} re-validated on this run's origins: mean log loss "
+                f"{known['log_loss'].iloc[0]:.4f} vs chosen {chosen} "
+                f"{summary.set_index('model_name').loc[chosen, 'log_loss']:.4f} (the champion was "
+                "trained on outcomes that overlap the validation windows, so its recipe is compared)"
+            ),
+            None,
+        )
+    return (
+        True,
+        f"champion ({recipe}) cannot be validated out of time here; challenger promoted",
+        None,
+    )
 
 
 # ---------------------------------------------------------------- 5. final model
@@ -374,8 +394,16 @@ def run_record(model_version, config, split, fits, chosen, decision, summary, pe
         "metrics": json.dumps(
             {
                 k: float(recipe_row[k])
-                for k in ("auc", "pr_auc", "log_loss", "brier", "ece", "lift_top_decile",
-                          "aggregate_error", "log_loss_std")  # fmt: skip
+                for k in (
+                    "auc",
+                    "pr_auc",
+                    "log_loss",
+                    "brier",
+                    "ece",
+                    "lift_top_decile",
+                    "aggregate_error",
+                    "log_loss_std",
+                )  # fmt: skip
             }
         ),
     }
@@ -439,9 +467,14 @@ def train_churn_model(
     )  # fmt: skip
     backtest = pd.concat(
         [
-            pd.DataFrame({"customer_id": fits.rows(o.date)["customer_id"].astype(str).to_numpy(),
-                          "cutoff_date": o.date, "churn_probability": predictions[chosen][o.date],
-                          LABEL_COLUMN: fits.labels(o.date)})  # fmt: skip
+            pd.DataFrame(
+                {
+                    "customer_id": fits.rows(o.date)["customer_id"].astype(str).to_numpy(),
+                    "cutoff_date": o.date,
+                    "churn_probability": predictions[chosen][o.date],
+                    LABEL_COLUMN: fits.labels(o.date),
+                }
+            )  # fmt: skip
             for o in split.plan.origins
         ],
         ignore_index=True,
