@@ -60,6 +60,12 @@
                                  'ensemble_mean', 'knn', 'linear_svm', 'random_forest'],
             'recommendation_risk_tiers': ['high', 'medium', 'low'],
         } -%}
+        {%- set extras = var('churn_report_only_candidates') -%}
+        {%- if extras is string or extras is not iterable
+            or extras | reject('in', choices['churn_candidates']) | list | length > 0 -%}
+            {%- do problems.append('churn_report_only_candidates must be a list from '
+                ~ choices['churn_candidates'] | join(', ') ~ ' (got ' ~ extras ~ ')') -%}
+        {%- endif -%}
         {%- for name, allowed in choices.items() -%}
             {%- set values = var(name) -%}
             {%- if values is string or values is not iterable or values | length == 0

@@ -33,8 +33,8 @@ EXTRA_CANDIDATES = ("knn", "linear_svm", "random_forest")
 LEARNER_MAX_ROWS = {
     "keras_mlp": 200_000,
     "knn": 20_000,
-    "linear_svm": 200_000,
-    "random_forest": 200_000,
+    "linear_svm": 50_000,
+    "random_forest": 50_000,
 }
 
 
@@ -216,7 +216,7 @@ def build_candidate(
         )
     if name == "random_forest":
         estimator = RandomForestClassifier(
-            n_estimators=200,
+            n_estimators=100,
             min_samples_leaf=50,
             max_features="sqrt",
             n_jobs=1,

@@ -51,7 +51,8 @@ class OutOfTimeFits:
     ):
         self.plan = plan
         self.numeric, self.categorical = numeric, categorical
-        self.learners = learners
+        # The ensemble averages the shippable classifiers it is listed with.
+        self.learners = [learner for learner in learners if learner != ENSEMBLE]
         self.seed = seed
         self.max_training_rows = max_training_rows
         self.btyd_max_fit_customers = btyd_max_fit_customers
@@ -86,7 +87,7 @@ class OutOfTimeFits:
         key = (learner, pd.Timestamp(fit_date))
         if key not in self._pipelines:
             if learner == ENSEMBLE:
-                members = [self.pipeline(m, fit_date) for m in self.learners if m != ENSEMBLE]
+                members = [self.pipeline(m, fit_date) for m in self.learners]
                 self._pipelines[key] = MeanEnsemble(members)
             else:
                 self._pipelines[key] = self._fit(learner, key[1])
@@ -117,8 +118,7 @@ class OutOfTimeFits:
         key = (learner, pd.Timestamp(fit_date), pd.Timestamp(at))
         if key not in self._raw:
             if learner == ENSEMBLE:
-                members = [m for m in self.learners if m != ENSEMBLE]
-                self._raw[key] = np.mean([self.raw(m, fit_date, at) for m in members], axis=0)
+                self._raw[key] = np.mean([self.raw(m, fit_date, at) for m in self.learners], axis=0)
             else:
                 frame = self.rows(at)[self.numeric + self.categorical]
                 self._raw[key] = positive_proba(self.pipeline(learner, fit_date), frame)

@@ -58,6 +58,9 @@ class TrainingConfig:
     horizon_days: int = 90
     seed: int = 42
     candidates: tuple[str, ...] = (*CANDIDATES, ENSEMBLE)
+    # Validated and reported next to the candidates, never shipped (benchmarks run the
+    # slower learners this way without changing what a default build ships).
+    report_only_candidates: tuple[str, ...] = ()
     use_btyd: bool = True
     calibration: str = "auto"  # auto | none | prior_shift | sigmoid | isotonic | btyd_blend
     final_model: str = "auto"  # auto | refit | validated: the rules recipes may use
@@ -158,12 +161,14 @@ def split_snapshots(snapshots: pd.DataFrame, config: TrainingConfig) -> Split:
 # ---------------------------------------------------------------- 2-3. validate and select
 
 
-def candidate_recipes(split: Split, fits: OutOfTimeFits, config: TrainingConfig) -> list[Recipe]:
+def candidate_recipes(
+    split: Split, fits: OutOfTimeFits, config: TrainingConfig, learners=None
+) -> list[Recipe]:
     calibration_rows = min(
         fits.row_count(o.calibration_cutoff) for o in [*split.plan.origins, split.plan.ship]
     )
     return enumerate_recipes(
-        list(config.candidates),
+        list(config.candidates if learners is None else learners),
         split.plan,
         split.use_btyd,
         config.calibration,
@@ -433,7 +438,11 @@ def train_churn_model(
         config.seed, config.max_training_rows, config.btyd_max_fit_customers,
     )  # fmt: skip
     recipes = candidate_recipes(split, fits, config)
-    per_origin, summary, predictions = validate(recipes, split, fits)
+    report_only = [
+        r for r in candidate_recipes(split, fits, config, config.report_only_candidates)
+        if r.learner in config.report_only_candidates
+    ]  # fmt: skip
+    per_origin, summary, predictions = validate(recipes + report_only, split, fits)
     chosen = choose(summary[summary["model_name"].isin([r.name for r in recipes])])
     log.info("chose %s out of %d recipes (mean validation log loss)", chosen, len(recipes))
     decision = promotion(
@@ -444,7 +453,7 @@ def train_churn_model(
         summary = pd.concat([summary, summarise(pd.DataFrame([decision[2]]))], ignore_index=True)
     recipe = recipe_of(chosen, recipes)
     shipped = build_model(recipe, split.plan.ship, split, fits)
-    as_of = as_of_scores(recipes, chosen, shipped, split, fits, config, summary)
+    as_of = as_of_scores(recipes + report_only, chosen, shipped, split, fits, config, summary)
     latest = split.plan.origins[0]
     step = time.perf_counter()
     importance = permutation_importance(
