@@ -35,7 +35,7 @@ def _curve_rows(model_version: str, name: str, y, score, is_probability: bool) -
             "mean_predicted": float(r.mean_score),
             "lift": float(r.lift),
             "cumulative_capture": float(r.cumulative_capture),
-        }  # fmt: skip
+        }
         for r in metrics.lift_by_decile(y, score).itertuples()
     ]
     if is_probability:
@@ -50,24 +50,18 @@ def _curve_rows(model_version: str, name: str, y, score, is_probability: bool) -
                 "mean_predicted": float(r.mean_predicted),
                 "lift": np.nan,
                 "cumulative_capture": np.nan,
-            }  # fmt: skip
+            }
             for r in metrics.calibration_bins(y, score).itertuples()
         ]
     return rows
 
 
 def evaluation_frames(
-    model_version: str,
-    summary: pd.DataFrame,
-    per_origin: pd.DataFrame,
-    predictions: dict,
-    chosen: str,
-    origins: list[Origin],
-    fits,
-    threshold: float,
+    model_version: str, selection, origins: list[Origin], fits, threshold: float
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(evaluation: one row per model, curves: for the shortlist)."""
-    evaluation = summary.copy()
+    chosen, predictions = selection.chosen, selection.predictions
+    evaluation = selection.summary.copy()
     evaluation.insert(0, "model_version", model_version)
     evaluation["is_chosen"] = evaluation["model_name"].eq(chosen)
     evaluation["is_shortlisted"] = shortlist(evaluation, chosen)

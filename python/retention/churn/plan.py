@@ -73,6 +73,36 @@ def latest_labelled(label_end: dict, date: pd.Timestamp) -> pd.Timestamp | None:
     return max(labelled) if labelled else None
 
 
+class _Checker:
+    """Whether a date can be a validation origin: labels to train on and to score."""
+
+    def __init__(self, mature: pd.DataFrame, label_end: dict, problem):
+        self.mature, self.label_end, self.problem = mature, label_end, problem
+        self.by_cutoff = dict(tuple(mature.groupby("cutoff_date")))
+
+    def rows_labelled_by(self, date: pd.Timestamp) -> pd.DataFrame:
+        cutoffs = [c for c, end in self.label_end.items() if end <= date]
+        return self.mature[self.mature["cutoff_date"].isin(cutoffs)]
+
+    def why_not(self, date: pd.Timestamp, what: str = "") -> str | None:
+        """What is missing to train at `date` and, if it is a cutoff, to score it."""
+        if latest_labelled(self.label_end, date) is None:
+            return f"no cutoff is labelled by {date.date()}"
+        why = self.problem(
+            self.rows_labelled_by(date), what and f"training cutoffs labelled by {date.date()}"
+        )
+        if date in self.by_cutoff and not why:
+            why = self.problem(self.by_cutoff[date], what and f"validation cutoff {date.date()}")
+        return why
+
+    def origin(self, date: pd.Timestamp) -> tuple[Origin | None, str | None]:
+        why = self.why_not(date, "reason")
+        if why:
+            return None, why
+        v = latest_labelled(self.label_end, date)
+        return Origin(date, v, self.why_not(v) is None), None
+
+
 def plan_cutoffs(
     mature: pd.DataFrame,
     as_of: pd.Timestamp,
@@ -88,37 +118,17 @@ def plan_cutoffs(
     """
     ends = mature.groupby("cutoff_date")["label_window_end_date"].max()
     label_end = {pd.Timestamp(c): pd.Timestamp(e) for c, e in ends.items()}
-    by_cutoff = dict(tuple(mature.groupby("cutoff_date")))
-
-    def rows_labelled_by(date):
-        cutoffs = [c for c, end in label_end.items() if end <= date]
-        return mature[mature["cutoff_date"].isin(cutoffs)]
-
-    def check(date: pd.Timestamp) -> tuple[bool, bool, str | None]:
-        """(usable, deep, why not usable) for an origin at `date`."""
-        v = latest_labelled(label_end, date)
-        if v is None:
-            return False, False, f"no cutoff is labelled by {date.date()}"
-        why = problem(rows_labelled_by(date), f"training cutoffs labelled by {date.date()}")
-        if date in by_cutoff:
-            why = why or problem(by_cutoff[date], f"validation cutoff {date.date()}")
-        if why:
-            return False, False, why
-        deep = latest_labelled(label_end, v) is not None and not (
-            problem(rows_labelled_by(v), "") or problem(by_cutoff[v], "")
-        )
-        return True, deep, None
-
-    ship_ok, ship_deep, why_not = check(as_of)
-    if not mature.empty and not ship_ok:
+    checker = _Checker(mature, label_end, problem)
+    ship, why_not = checker.origin(as_of)
+    if not mature.empty and ship is None:
         raise InsufficientLabelsError(why_not)
     usable, reasons = [], []
     for date in sorted(label_end, reverse=True):
-        ok, deep, why = check(date)
-        if ok:
-            usable.append(Origin(date, latest_labelled(label_end, date), deep))
-        elif why:
+        origin, why = checker.origin(date)
+        if origin is None:
             reasons.append(why)
+        else:
+            usable.append(origin)
     if mature.empty or not usable:
         detail = "; ".join(dict.fromkeys(reasons)) or "no mature cutoff"
         raise InsufficientLabelsError(
@@ -126,6 +136,6 @@ def plan_cutoffs(
             f"out of time ({detail})"
         )
     deep = [o for o in usable if o.deep]
-    origins = (deep if deep and ship_deep else usable)[:max_origins]
-    ship = Origin(as_of, latest_labelled(label_end, as_of), ship_deep and origins[0].deep)
+    origins = (deep if deep and ship.deep else usable)[:max_origins]
+    ship = Origin(as_of, ship.calibration_cutoff, ship.deep and origins[0].deep)
     return CutoffPlan(as_of, horizon_days, label_end, origins, ship)

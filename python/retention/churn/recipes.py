@@ -88,6 +88,34 @@ class RecipeInputs(Protocol):
         """How many rows cutoff `at` has."""
 
 
+def validated_calibrations(
+    plan: CutoffPlan, use_btyd: bool, calibration: str, calibration_rows: int
+) -> list[str]:
+    """The calibrations this run can validate (`calibration` other than "auto" keeps one)."""
+    calibrations = ["none", "prior_shift"]
+    if plan.mode == "deep":
+        calibrations.append("sigmoid")
+        if calibration_rows >= ISOTONIC_MIN_ROWS:
+            calibrations.append("isotonic")
+        if use_btyd:
+            calibrations.append("btyd_blend")
+    return [c for c in calibrations if calibration in ("auto", c)]
+
+
+def baseline_recipes(use_btyd: bool, calibration: str) -> list[Recipe]:
+    """The constant rate and, with purchase data, both BTYD models (and the blend's BTYD
+    model calibrated)."""
+    recipes = [Recipe(CONSTANT, "none", "scoring_date")]
+    if use_btyd:
+        recipes += [Recipe(kind, "none", "scoring_date") for kind in BTYD_LEARNERS]
+        recipes += [
+            Recipe(BLEND_BTYD, cal, "scoring_date")
+            for cal in ("prior_shift", "sigmoid")
+            if calibration in ("auto", cal)
+        ]
+    return recipes
+
+
 def enumerate_recipes(
     learners: list[str],
     plan: CutoffPlan,
@@ -99,32 +127,17 @@ def enumerate_recipes(
     """Every recipe this run can validate. `calibration` / `final_model` other than
     "auto" restrict the calibrations / rules; `calibration_rows` is the smallest row
     count of a calibration cutoff (isotonic needs ISOTONIC_MIN_ROWS)."""
-    calibrations = ["none", "prior_shift"]
-    if plan.mode == "deep":
-        calibrations += ["sigmoid"]
-        if calibration_rows >= ISOTONIC_MIN_ROWS:
-            calibrations.append("isotonic")
-        if use_btyd:
-            calibrations.append("btyd_blend")
-    if calibration != "auto":
-        calibrations = [c for c in calibrations if c == calibration]
+    calibrations = validated_calibrations(plan, use_btyd, calibration, calibration_rows)
     rules = ["refit", "validated"] if final_model == "auto" else [final_model]
-    recipes = []
-    for learner in learners:
-        for cal in calibrations:
-            for rule in rules:
-                # "validated" needs an out-of-time calibration: M(v) trained purged.
-                if rule == "validated" and cal in ("none", "prior_shift"):
-                    continue
-                recipes.append(Recipe(learner, cal, rule))
-    if use_btyd:
-        # Both BTYD models are baselines; only the blend's is also offered calibrated.
-        recipes += [Recipe(kind, "none", "scoring_date") for kind in BTYD_LEARNERS]
-        for cal in ("prior_shift", "sigmoid"):
-            if calibration in ("auto", cal):
-                recipes.append(Recipe(BLEND_BTYD, cal, "scoring_date"))
-    recipes.append(Recipe(CONSTANT, "none", "scoring_date"))
-    return recipes
+    # "validated" needs an out-of-time calibration: M(v) trained purged.
+    recipes = [
+        Recipe(learner, cal, rule)
+        for learner in learners
+        for cal in calibrations
+        for rule in rules
+        if not (rule == "validated" and cal in ("none", "prior_shift"))
+    ]
+    return recipes + baseline_recipes(use_btyd, calibration)
 
 
 def recipe_sources(recipe: Recipe, origin: Origin) -> tuple[tuple, tuple]:

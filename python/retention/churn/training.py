@@ -35,7 +35,7 @@ from retention.churn.evaluation import RANKING_ONLY, evaluation_frames
 from retention.churn.fits import ENSEMBLE, OutOfTimeFits
 from retention.churn.frames import LABEL_COLUMN, feature_columns, prepare_snapshots
 from retention.churn.importance import permutation_importance
-from retention.churn.model import BTYD_INPUTS, Calibrator, ChurnModel, ConstantLearner
+from retention.churn.model import BTYD_INPUTS, ChurnModel, ConstantLearner
 from retention.churn.plan import CutoffPlan, InsufficientLabelsError, Origin, plan_cutoffs
 from retention.churn.recipes import (
     BLEND_BTYD,
@@ -161,6 +161,24 @@ def split_snapshots(snapshots: pd.DataFrame, config: TrainingConfig) -> Split:
 # ---------------------------------------------------------------- 2-3. validate and select
 
 
+@dataclass
+class Selection:
+    """Every recipe validated at every origin, and the one chosen to ship."""
+
+    recipes: list[Recipe]  # the shippable ones
+    per_origin: pd.DataFrame  # one row per model and origin
+    summary: pd.DataFrame  # one row per model: means over the origins
+    predictions: dict[str, dict]  # model name -> origin date -> scores of that origin's rows
+    chosen: str
+
+    @property
+    def recipe(self) -> Recipe:
+        return next(r for r in self.recipes if r.name == self.chosen)
+
+    def recipe_named(self, name: str, extra: list[Recipe]) -> Recipe:
+        return next(r for r in self.recipes + extra if r.name == name)
+
+
 def candidate_recipes(
     split: Split, fits: OutOfTimeFits, config: TrainingConfig, learners=None
 ) -> list[Recipe]:
@@ -175,6 +193,11 @@ def candidate_recipes(
         config.final_model,
         calibration_rows,
     )
+
+
+def report_only_recipes(split: Split, fits: OutOfTimeFits, config: TrainingConfig):
+    extra = config.report_only_candidates
+    return [r for r in candidate_recipes(split, fits, config, extra) if r.learner in extra]
 
 
 def reference_scores(split: Split, fits: OutOfTimeFits) -> dict[str, dict]:
@@ -194,103 +217,122 @@ def reference_scores(split: Split, fits: OutOfTimeFits) -> dict[str, dict]:
 def reference_metrics(scores: dict[str, dict], split: Split, fits: OutOfTimeFits) -> pd.DataFrame:
     rows = []
     for name, by_origin in scores.items():
+        ranking = name == RANKING_ONLY
+        measure = metrics.ranking_metrics if ranking else metrics.probability_metrics
         for origin in split.plan.origins:
-            y, score = fits.labels(origin.date), by_origin[origin.date]
-            measure = (
-                metrics.ranking_metrics if name == RANKING_ONLY else metrics.probability_metrics
-            )
             rows.append(
                 {
                     "model_name": name,
                     "learner": name.split("_one_minus")[0],
-                    "model_kind": "baseline" if name == RANKING_ONLY else "anti_baseline",
+                    "model_kind": "baseline" if ranking else "anti_baseline",
                     "calibration": "none",
                     "final_rule": "scoring_date",
                     "origin_date": origin.date,
                     "calibration_cutoff": origin.calibration_cutoff,
-                    **measure(y, score),
-                }  # fmt: skip
+                    **measure(fits.labels(origin.date), by_origin[origin.date]),
+                }
             )
     return pd.DataFrame(rows)
 
 
-def validate(recipes, split: Split, fits: OutOfTimeFits):
-    """(per-origin metrics, per-recipe summary, scores per model name and origin)."""
-    predictions = {
-        r.name: {o.date: apply_recipe(r, o, fits) for o in split.plan.origins} for r in recipes
-    }
-    per_origin = origin_metrics(recipes, predictions, split.plan.origins, fits)
+def select_recipe(split: Split, fits: OutOfTimeFits, config: TrainingConfig) -> Selection:
+    """Validate every recipe (and the report-only ones) at every origin; choose among the
+    shippable ones."""
+    recipes = candidate_recipes(split, fits, config)
+    validated = recipes + report_only_recipes(split, fits, config)
+    origins = split.plan.origins
+    predictions = {r.name: {o.date: apply_recipe(r, o, fits) for o in origins} for r in validated}
+    per_origin = origin_metrics(validated, predictions, origins, fits)
     reference = reference_scores(split, fits)
     if reference:
         per_origin = pd.concat(
             [per_origin, reference_metrics(reference, split, fits)], ignore_index=True
         )
-    return per_origin, summarise(per_origin), {**predictions, **reference}
+    summary = summarise(per_origin)
+    chosen = choose(summary[summary["model_name"].isin([r.name for r in recipes])])
+    log.info("chose %s out of %d recipes (mean validation log loss)", chosen, len(recipes))
+    return Selection(recipes, per_origin, summary, {**predictions, **reference}, chosen)
 
 
 # ---------------------------------------------------------------- 4. promotion
 
 
-def promotion(champion, champion_version, model_version, chosen, summary, predictions, split, fits):
-    """(promoted, reason, the champion's evaluation row or None)."""
+@dataclass
+class Decision:
+    promoted: bool
+    reason: str
+    champion_row: dict | None = None  # the champion's metrics at the latest origin
+
+
+def promotion(champion, champion_version, model_version, selection, split, fits) -> Decision:
+    """Whether the chosen recipe replaces the champion."""
     if champion is None:
-        return True, "no previous champion", None
+        return Decision(True, "no previous champion")
     if champion_version == model_version:
         # the same data and config as the champion: comparing it with itself says nothing
-        return True, "same data and config as the champion (rerun)", None
+        return Decision(True, "same data and config as the champion (rerun)")
     latest = split.plan.origins[0]
-    rows, y = fits.rows(latest.date), fits.labels(latest.date)
-    trained_through = getattr(champion, "trained_through", None)
-    challenger_loss = metrics.probability_metrics(y, predictions[chosen][latest.date])["log_loss"]
+    rows = fits.rows(latest.date)
     if set(champion.features) - set(rows.columns):
-        return True, "champion's features are no longer produced; challenger promoted", None
+        return Decision(True, "champion's features are no longer produced; challenger promoted")
+    trained_through = getattr(champion, "trained_through", None)
     if trained_through is not None and pd.Timestamp(trained_through) <= latest.date:
-        scores = champion.predict(rows)
-        champion_metrics = metrics.probability_metrics(y, scores)
-        row = {"model_name": f"champion_{champion_version}", "model_kind": "champion",
-               "learner": getattr(champion, "learner", "champion"), **champion_metrics,
-               "origin_date": latest.date, "calibration_cutoff": latest.calibration_cutoff,
-               "calibration": "none", "final_rule": "champion"}  # fmt: skip
-        promoted = challenger_loss < champion_metrics["log_loss"]
-        return (
-            promoted,
-            (
-                f"challenger log loss {challenger_loss:.4f} vs champion "
-                f"{champion_metrics['log_loss']:.4f} on validation cutoff {latest.date.date()} "
-                "(out of time for both)"
-            ),
-            row,
-        )
+        return _compare_out_of_time(champion, champion_version, selection, latest, fits)
     recipe = getattr(champion, "name", None)
-    known = summary[summary["model_name"] == recipe]
-    if len(known):
-        return (
+    means = selection.summary.set_index("model_name")["log_loss"]
+    if recipe in means.index:
+        return Decision(
             True,
-            (
-                f"champion's recipe {recipe} re-validated on this run's origins: mean log loss "
-                f"{known['log_loss'].iloc[0]:.4f} vs chosen {chosen} "
-                f"{summary.set_index('model_name').loc[chosen, 'log_loss']:.4f} (the champion was "
-                "trained on outcomes that overlap the validation windows, so its recipe is compared)"
-            ),
-            None,
+            f"champion's recipe {recipe} re-validated on this run's origins: mean log loss "
+            f"{means[recipe]:.4f} vs chosen {selection.chosen} {means[selection.chosen]:.4f} "
+            "(the champion was trained on outcomes that overlap the validation windows, so its "
+            "recipe is compared)",
         )
-    return (
-        True,
-        f"champion ({recipe}) cannot be validated out of time here; challenger promoted",
-        None,
+    return Decision(
+        True, f"champion ({recipe}) cannot be validated out of time here; challenger promoted"
     )
+
+
+def _compare_out_of_time(champion, version, selection, latest: Origin, fits) -> Decision:
+    """Both models out of time at the latest origin: compare their predictions there."""
+    y = fits.labels(latest.date)
+    challenger = metrics.probability_metrics(
+        y, selection.predictions[selection.chosen][latest.date]
+    )
+    incumbent = metrics.probability_metrics(y, champion.predict(fits.rows(latest.date)))
+    row = {
+        "model_name": f"champion_{version}",
+        "model_kind": "champion",
+        "learner": getattr(champion, "learner", "champion"),
+        "calibration": "none",
+        "final_rule": "champion",
+        "origin_date": latest.date,
+        "calibration_cutoff": latest.calibration_cutoff,
+        **incumbent,
+    }
+    reason = (
+        f"challenger log loss {challenger['log_loss']:.4f} vs champion "
+        f"{incumbent['log_loss']:.4f} on validation cutoff {latest.date.date()} "
+        "(out of time for both)"
+    )
+    return Decision(challenger["log_loss"] < incumbent["log_loss"], reason, row)
+
+
+def with_champion(selection: Selection, decision: Decision) -> Selection:
+    if decision.champion_row is None:
+        return selection
+    row = pd.DataFrame([decision.champion_row])
+    selection.per_origin = pd.concat([selection.per_origin, row], ignore_index=True)
+    selection.summary = pd.concat([selection.summary, summarise(row)], ignore_index=True)
+    return selection
 
 
 # ---------------------------------------------------------------- 5. final model
 
 
-def recipe_of(name: str, recipes: list[Recipe]) -> Recipe:
-    return next(r for r in recipes if r.name == name)
-
-
 def build_model(recipe: Recipe, origin: Origin, split: Split, fits: OutOfTimeFits) -> ChurnModel:
     """The recipe as it ships at the origin's date; its predictions equal apply_recipe's."""
-    calibrator, blend = None, None
+    blend = None
     if recipe.learner in BTYD_LEARNERS:
         pipeline = fits.btyd_learner(recipe.learner, origin.date)
         numeric, categorical, model_date = list(BTYD_INPUTS), [], origin.date
@@ -304,8 +346,6 @@ def build_model(recipe: Recipe, origin: Origin, split: Split, fits: OutOfTimeFit
         numeric, categorical = list(split.numeric), list(split.categorical)
         if recipe.calibration == "btyd_blend":
             blend = fits.btyd_learner(BLEND_BTYD, origin.date)
-    if recipe.learner != CONSTANT:
-        calibrator = fit_calibrator(recipe, origin, fits)
     labelled = split.plan.labelled_by(model_date) or [origin.calibration_cutoff]
     return ChurnModel(
         name=recipe.name,
@@ -313,108 +353,161 @@ def build_model(recipe: Recipe, origin: Origin, split: Split, fits: OutOfTimeFit
         numeric=numeric,
         categorical=categorical,
         pipeline=pipeline,
-        calibrator=calibrator or Calibrator("none"),
+        calibrator=fit_calibrator(recipe, origin, fits),
         horizon_days=split.plan.horizon_days,
         blend_btyd=blend,
         trained_through=max(split.plan.label_end[c] for c in labelled),
     )
 
 
-def as_of_scores(recipes, chosen, shipped, split, fits, config, summary) -> pd.DataFrame:
+def as_of_scores(selection, shipped, split, fits, config) -> pd.DataFrame:
     """The as-of rows' shipped probabilities, plus (score_all_candidates) the best recipe of
     every learner and every baseline, for comparing them once the outcomes are known."""
     rows = fits.rows(split.plan.ship.date)
     out = pd.DataFrame({"customer_id": rows["customer_id"].astype(str).to_numpy()})
     out["as_of_date"] = split.plan.ship.date
     out["shipped"] = shipped.predict(rows)
-    if config.score_all_candidates:
-        shipable = summary[summary["model_name"].isin([r.name for r in recipes])]
-        best = shipable.loc[shipable.groupby("learner")["log_loss"].idxmin()]
-        for name in best["model_name"]:
-            out[name] = apply_recipe(recipe_of(name, recipes), split.plan.ship, fits)
-        for baseline in shipable.loc[shipable["model_kind"] == "baseline", "model_name"]:
-            out[baseline] = apply_recipe(recipe_of(baseline, recipes), split.plan.ship, fits)
+    if not config.score_all_candidates:
+        return out
+    extra = report_only_recipes(split, fits, config)
+    names = {r.name for r in selection.recipes + extra}
+    summary = selection.summary[selection.summary["model_name"].isin(names)]
+    best = summary.loc[summary.groupby("learner")["log_loss"].idxmin(), "model_name"]
+    baselines = summary.loc[summary["model_kind"] == "baseline", "model_name"]
+    for name in dict.fromkeys([*best, *baselines]):
+        out[name] = apply_recipe(selection.recipe_named(name, extra), split.plan.ship, fits)
     return out
+
+
+# ---------------------------------------------------------------- 6. explanation
+
+
+def importance_of(recipe: Recipe, split: Split, fits: OutOfTimeFits, config) -> pd.DataFrame:
+    """Permutation importance of the recipe as fitted for the latest origin, on its rows."""
+    started = time.perf_counter()
+    latest = split.plan.origins[0]
+    model = build_model(recipe, latest, split, fits)
+    importance = permutation_importance(
+        model,
+        fits.rows(latest.date),
+        fits.labels(latest.date),
+        config.importance_repeats,
+        config.importance_max_rows,
+        config.seed,
+    )
+    fits.timings["importance_seconds"] = time.perf_counter() - started
+    return importance
+
+
+def backtest_predictions(selection: Selection, split: Split, fits) -> pd.DataFrame:
+    """The chosen recipe's predictions at every validation origin."""
+    parts = [
+        pd.DataFrame(
+            {
+                "customer_id": fits.rows(o.date)["customer_id"].astype(str).to_numpy(),
+                "cutoff_date": o.date,
+                "churn_probability": selection.predictions[selection.chosen][o.date],
+                LABEL_COLUMN: fits.labels(o.date),
+            }
+        )
+        for o in split.plan.origins
+    ]
+    return pd.concat(parts, ignore_index=True)
+
+
+def decision_threshold(selection: Selection, split: Split, fits) -> float:
+    """The threshold maximising F1 on the chosen recipe's pooled validation predictions."""
+    origins = split.plan.origins
+    scores = np.concatenate([selection.predictions[selection.chosen][o.date] for o in origins])
+    labels = np.concatenate([fits.labels(o.date) for o in origins])
+    return metrics.best_f1_threshold(labels, scores)
 
 
 # ---------------------------------------------------------------- 7. run record
 
+METRIC_KEYS = (
+    "auc",
+    "pr_auc",
+    "log_loss",
+    "brier",
+    "ece",
+    "lift_top_decile",
+    "aggregate_error",
+    "log_loss_std",
+)
 
-def run_record(model_version, config, split, fits, chosen, decision, summary, per_origin,
-               shipped, as_of, threshold, fingerprint) -> dict:  # fmt: skip
-    recipe_row = summary.set_index("model_name").loc[chosen]
-    baseline = best_baseline(summary)
-    same_learner = summary[
-        (summary["learner"] == recipe_row["learner"])
-        & (summary["calibration"] == recipe_row["calibration"])
+
+def run_parameters(config, selection: Selection, shipped: ChurnModel) -> str:
+    """Config, estimator parameters, and the evidence behind the choice, as JSON."""
+    chosen = selection.summary.set_index("model_name").loc[selection.chosen]
+    summary = selection.summary
+    same = summary[
+        (summary["learner"] == chosen["learner"])
+        & (summary["calibration"] == chosen["calibration"])
     ]
-    chosen_origins = per_origin[per_origin["model_name"] == chosen]
-    training_rows = len(fits.training_set(split.plan.ship.date, shipped.learner))
-    model_params = getattr(shipped.pipeline, "named_steps", {}).get("model")
+    at_origins = selection.per_origin[selection.per_origin["model_name"] == selection.chosen]
+    model = getattr(shipped.pipeline, "named_steps", {}).get("model")
+    return json.dumps(
+        {
+            "config": asdict(config),
+            "model": {k: repr(v) for k, v in model.get_params().items()} if model else {},
+            "final_rule_evidence": dict(zip(same["final_rule"], same["log_loss"], strict=True)),
+            "origin_log_loss": {
+                str(pd.Timestamp(d).date()): float(v)
+                for d, v in zip(at_origins["origin_date"], at_origins["log_loss"], strict=True)
+            },
+        },
+        default=str,
+    )
+
+
+def run_record(
+    model_version, config, split, fits, selection, decision, shipped, as_of, threshold, fingerprint
+) -> dict:
+    chosen = selection.summary.set_index("model_name").loc[selection.chosen]
+    baseline = best_baseline(selection.summary)
+    at_origins = selection.per_origin[selection.per_origin["model_name"] == selection.chosen]
+    plan = split.plan
     return {
         "model_version": model_version,
         "package_version": __version__,
         "trained_at": pd.Timestamp.now(tz="UTC").tz_localize(None),
-        "as_of_date": split.plan.as_of,
-        "validation_cutoff": split.plan.origins[0].date,
-        "validation_origins": json.dumps([str(o.date.date()) for o in split.plan.origins]),
-        "selection_mode": split.plan.mode,
-        "training_cutoffs": len(split.plan.labelled_by(split.plan.ship.date)),
-        "purged_training_cutoffs": len(split.plan.labelled_by(split.plan.origins[0].date)),
-        "training_rows": training_rows,
-        "validation_rows": int(chosen_origins["n"].sum()),
-        "chosen_model": chosen,
-        "learner": str(recipe_row["learner"]),
-        "calibration": str(recipe_row["calibration"]),
-        "final_model": str(recipe_row["final_rule"]),
-        "model_kind": str(recipe_row["model_kind"]),
+        "as_of_date": plan.as_of,
+        "validation_cutoff": plan.origins[0].date,
+        "validation_origins": json.dumps([str(o.date.date()) for o in plan.origins]),
+        "selection_mode": plan.mode,
+        "training_cutoffs": len(plan.labelled_by(plan.ship.date)),
+        "purged_training_cutoffs": len(plan.labelled_by(plan.origins[0].date)),
+        "training_rows": len(fits.training_set(plan.ship.date, shipped.learner)),
+        "validation_rows": int(at_origins["n"].sum()),
+        "chosen_model": selection.chosen,
+        "learner": str(chosen["learner"]),
+        "calibration": str(chosen["calibration"]),
+        "final_model": str(chosen["final_rule"]),
+        "model_kind": str(chosen["model_kind"]),
         "decision_threshold": threshold,
         "selection_metric": "mean_log_loss_over_origins",
-        "promoted": decision[0],
-        "decision_reason": decision[1],
+        "promoted": decision.promoted,
+        "decision_reason": decision.reason,
         "best_baseline": str(baseline["model_name"]),
         "best_baseline_log_loss": float(baseline["log_loss"]),
         "share_above_0_99": float((as_of["shipped"] > 0.99).mean()),
         "trained_through": shipped.trained_through,
         "data_fingerprint": fingerprint,
         "features": json.dumps(shipped.features),
-        "parameters": json.dumps(
-            {
-                "config": asdict(config),
-                "model": {k: repr(v) for k, v in model_params.get_params().items()}
-                if model_params is not None
-                else {},
-                "final_rule_evidence": dict(
-                    zip(same_learner["final_rule"], same_learner["log_loss"], strict=True)
-                ),
-                "origin_log_loss": {
-                    str(pd.Timestamp(d).date()): float(v)
-                    for d, v in zip(
-                        chosen_origins["origin_date"], chosen_origins["log_loss"], strict=True
-                    )
-                },
-            },
-            default=str,
-        ),
-        "metrics": json.dumps(
-            {
-                k: float(recipe_row[k])
-                for k in (
-                    "auc",
-                    "pr_auc",
-                    "log_loss",
-                    "brier",
-                    "ece",
-                    "lift_top_decile",
-                    "aggregate_error",
-                    "log_loss_std",
-                )  # fmt: skip
-            }
-        ),
+        "parameters": run_parameters(config, selection, shipped),
+        "metrics": json.dumps({k: float(chosen[k]) for k in METRIC_KEYS}),
     }
 
 
 # ---------------------------------------------------------------- main entry
+
+
+def model_version_of(fingerprint: str, config: TrainingConfig) -> str:
+    """Derived from the data, the config and the package version: reruns are idempotent."""
+    config_json = json.dumps(asdict(config), sort_keys=True, default=str)
+    digest = hashlib.sha256((fingerprint + config_json + __version__).encode()).hexdigest()
+    return "churn-" + digest[:12]
 
 
 def train_churn_model(
@@ -428,68 +521,49 @@ def train_churn_model(
     started = time.perf_counter()
     split = split_snapshots(snapshots, config)
     fingerprint = data_fingerprint(snapshots)
-    config_json = json.dumps(asdict(config), sort_keys=True, default=str)
-    model_version = (
-        "churn-"
-        + hashlib.sha256((fingerprint + config_json + __version__).encode()).hexdigest()[:12]
-    )
+    model_version = model_version_of(fingerprint, config)
     fits = OutOfTimeFits(
-        split.frame, split.plan, split.numeric, split.categorical, list(config.candidates),
-        config.seed, config.max_training_rows, config.btyd_max_fit_customers,
-    )  # fmt: skip
-    recipes = candidate_recipes(split, fits, config)
-    report_only = [
-        r for r in candidate_recipes(split, fits, config, config.report_only_candidates)
-        if r.learner in config.report_only_candidates
-    ]  # fmt: skip
-    per_origin, summary, predictions = validate(recipes + report_only, split, fits)
-    chosen = choose(summary[summary["model_name"].isin([r.name for r in recipes])])
-    log.info("chose %s out of %d recipes (mean validation log loss)", chosen, len(recipes))
-    decision = promotion(
-        champion, champion_version, model_version, chosen, summary, predictions, split, fits
-    )
-    if decision[2] is not None:
-        per_origin = pd.concat([per_origin, pd.DataFrame([decision[2]])], ignore_index=True)
-        summary = pd.concat([summary, summarise(pd.DataFrame([decision[2]]))], ignore_index=True)
-    recipe = recipe_of(chosen, recipes)
-    shipped = build_model(recipe, split.plan.ship, split, fits)
-    as_of = as_of_scores(recipes + report_only, chosen, shipped, split, fits, config, summary)
-    latest = split.plan.origins[0]
-    step = time.perf_counter()
-    importance = permutation_importance(
-        build_model(recipe, latest, split, fits), fits.rows(latest.date),
-        fits.labels(latest.date), config.importance_repeats, config.importance_max_rows,
+        split.frame,
+        split.plan,
+        split.numeric,
+        split.categorical,
+        list(config.candidates),
         config.seed,
-    )  # fmt: skip
-    fits.timings["importance_seconds"] = time.perf_counter() - step
-    pooled = np.concatenate([predictions[chosen][o.date] for o in split.plan.origins])
-    pooled_y = np.concatenate([fits.labels(o.date) for o in split.plan.origins])
-    threshold = metrics.best_f1_threshold(pooled_y, pooled)
+        config.max_training_rows,
+        config.btyd_max_fit_customers,
+    )
+    selection = select_recipe(split, fits, config)
+    decision = promotion(champion, champion_version, model_version, selection, split, fits)
+    selection = with_champion(selection, decision)
+    shipped = build_model(selection.recipe, split.plan.ship, split, fits)
+    as_of = as_of_scores(selection, shipped, split, fits, config)
+    importance = importance_of(selection.recipe, split, fits, config)
+    threshold = decision_threshold(selection, split, fits)
     evaluation, curves = evaluation_frames(
-        model_version, summary, per_origin, predictions, chosen, split.plan.origins, fits,
-        threshold,
-    )  # fmt: skip
+        model_version, selection, split.plan.origins, fits, threshold
+    )
     fits.timings["total_seconds"] = time.perf_counter() - started
     run = run_record(
-        model_version, config, split, fits, chosen, decision, summary, per_origin, shipped,
-        as_of, threshold, fingerprint,
-    )  # fmt: skip
-    backtest = pd.concat(
-        [
-            pd.DataFrame(
-                {
-                    "customer_id": fits.rows(o.date)["customer_id"].astype(str).to_numpy(),
-                    "cutoff_date": o.date,
-                    "churn_probability": predictions[chosen][o.date],
-                    LABEL_COLUMN: fits.labels(o.date),
-                }
-            )  # fmt: skip
-            for o in split.plan.origins
-        ],
-        ignore_index=True,
+        model_version,
+        config,
+        split,
+        fits,
+        selection,
+        decision,
+        shipped,
+        as_of,
+        threshold,
+        fingerprint,
     )
     return TrainingResult(
-        model_version=model_version, challenger=shipped, run=run, evaluation=evaluation,
-        origin_evaluation=per_origin, curves=curves, validation_predictions=backtest,
-        as_of_predictions=as_of, importance=importance, timings=dict(fits.timings),
-    )  # fmt: skip
+        model_version=model_version,
+        challenger=shipped,
+        run=run,
+        evaluation=evaluation,
+        origin_evaluation=selection.per_origin,
+        curves=curves,
+        validation_predictions=backtest_predictions(selection, split, fits),
+        as_of_predictions=as_of,
+        importance=importance,
+        timings=dict(fits.timings),
+    )
