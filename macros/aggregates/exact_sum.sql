@@ -13,3 +13,14 @@
 {% macro exact_avg(expression) -%}
     cast(avg(cast({{ expression }} as decimal(38, 12))) as double)
 {%- endmacro %}
+
+{#-
+    A sum that is null when any of its values is null: the total of amounts
+    some of which are unknown is unknown, not the sum of the known ones (README,
+    "Orders without amounts"). Pass a case expression that is 0 (not null) for
+    rows that do not count, e.g. sum_if_known('case when is_completed then
+    order_total else 0 end').
+-#}
+{% macro sum_if_known(expression) -%}
+    case when count(*) = count({{ expression }}) then sum({{ expression }}) end
+{%- endmacro %}

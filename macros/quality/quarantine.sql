@@ -11,16 +11,31 @@
 {%- endmacro %}
 
 {#-
+    Load order, latest first, as an ORDER BY list: the later file (files are
+    deliveries, loaded in path order), then the later row in the file. Rows
+    without a load position (demo seeds, a raw_schema table without _file and
+    _row) fall back to their values, compared as text column by column in
+    `fallback` order, greatest first: deterministic and documented, though
+    arbitrary (README, "Duplicates and re-sends"). Never a hash.
+-#}
+{% macro load_order_desc(fallback) -%}
+    source_file desc nulls last, source_row desc nulls last
+    {%- for column in fallback -%}, {{ column }} desc nulls last{%- endfor -%}
+{%- endmacro %}
+
+{#-
     Give every raw row exactly one outcome. `checked_cte` has one row per raw
-    row with `raw_row_hash` and `row_reason` (null when the row itself is
-    valid). On top of that:
-      - a second or later identical copy of a valid row -> exact_duplicate;
+    row with `raw_row_hash`, its load position (`source_file`, `source_row`)
+    and `row_reason` (null when the row itself is valid). On top of that:
+      - a copy of a valid row that is not its latest identical copy in load
+        order -> exact_duplicate;
       - among the remaining valid rows, every version of a natural key but the
-        one with the latest `latest_by` (ties: highest row hash) -> key_duplicate.
+        one with the latest `latest_by` (ties: the later row in load order,
+        see load_order_desc) -> key_duplicate.
     Output adds `raw_row_id` (unique per raw row) and `quarantine_reason`
     (null = the row goes to staging).
 -#}
-{% macro resolve_duplicates(checked_cte, natural_key, latest_by) -%}
+{% macro resolve_duplicates(checked_cte, natural_key, latest_by, fallback) -%}
     select
         *,
         case
@@ -35,7 +50,7 @@
                 partition by
                     {% for column in natural_key %}{{ column }}, {% endfor -%}
                     case when row_reason is null and exact_copy_number = 1 then 1 else 0 end
-                order by {{ latest_by }} desc, raw_row_hash desc
+                order by {% if latest_by %}{{ latest_by }} desc, {% endif %}{{ retention.load_order_desc(fallback) }}
             ) as {{ dbt.type_int() }}) as key_version_number
         from (
             select
@@ -45,7 +60,7 @@
                 select
                     *,
                     cast(row_number() over (
-                        partition by raw_row_hash order by raw_row_hash
+                        partition by raw_row_hash order by {{ retention.load_order_desc([]) }}
                     ) as {{ dbt.type_int() }}) as exact_copy_number
                 from {{ checked_cte }}
             ) as copies_numbered

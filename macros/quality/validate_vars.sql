@@ -27,7 +27,7 @@
             {%- do problems.append('max_training_snapshots must be <= 200 (got ' ~ var('max_training_snapshots') ~ ')') -%}
         {%- endif -%}
         {#- ---------- amounts: numbers >= 0 -#}
-        {%- for name in ['future_tolerance_hours', 'offer_cost_discount', 'offer_cost_perk',
+        {%- for name in ['future_tolerance_hours', 'line_total_tolerance', 'offer_cost_discount', 'offer_cost_perk',
                          'offer_cost_email', 'retention_budget'] -%}
             {%- set value = var(name) -%}
             {%- if value is boolean or value is not number or value < 0 -%}
@@ -110,6 +110,35 @@
             {%- if not modules.re.match('^\\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])$', as_of | string) -%}
                 {%- do problems.append("as_of_date must be a date like 2024-06-30 (got '" ~ as_of ~ "')") -%}
             {%- endif -%}
+        {%- endif -%}
+        {%- set value_per_order = var('value_per_order', none) -%}
+        {%- if value_per_order is not none and (value_per_order is boolean or value_per_order is not number or value_per_order <= 0) -%}
+            {%- do problems.append('value_per_order must be a number > 0, or null for the mean order amount (got ' ~ value_per_order ~ ')') -%}
+        {%- endif -%}
+        {#- quality gates (README, "Quality gates") -#}
+        {%- set warn_share = var('quarantine_warn_share') -%}
+        {%- set error_share = var('quarantine_error_share') -%}
+        {%- if warn_share is boolean or error_share is boolean or warn_share is not number or error_share is not number
+            or not (0 <= warn_share <= error_share <= 1) -%}
+            {%- do problems.append('quality gates must satisfy 0 <= quarantine_warn_share <= quarantine_error_share <= 1'
+                ~ ' (got warn ' ~ warn_share ~ ', error ' ~ error_share ~ ')') -%}
+        {%- endif -%}
+        {#- the CSV dialect (README, "Reading CSV") -#}
+        {%- for name in ['csv_delimiter', 'csv_quote', 'csv_escape'] -%}
+            {%- set value = var(name) -%}
+            {%- if value is not string or value | length > 4 or (name == 'csv_delimiter' and value | length == 0)
+                or value in ['\n', '\r'] -%}
+                {%- do problems.append(name ~ " must be a character such as ',' (up to 4; got '" ~ value ~ "')") -%}
+            {%- endif -%}
+        {%- endfor -%}
+        {%- if var('csv_header') is not boolean -%}
+            {%- do problems.append('csv_header must be true or false, unquoted (got ' ~ var('csv_header') ~ ')') -%}
+        {%- endif -%}
+        {%- if var('csv_encoding') not in ['utf-8', 'utf-16', 'latin-1'] -%}
+            {%- do problems.append("csv_encoding must be one of 'utf-8', 'utf-16', 'latin-1' (got '" ~ var('csv_encoding') ~ "')") -%}
+        {%- endif -%}
+        {%- if var('csv_columns') is not mapping -%}
+            {%- do problems.append('csv_columns must map a table to its column names, e.g. {orders: [order_id, customer_id, ordered_at]} (got ' ~ var('csv_columns') ~ ')') -%}
         {%- endif -%}
         {#- incremental loading (docs/incremental.md) -#}
         {%- set lookback = var('incremental_lookback_days') -%}

@@ -3,13 +3,19 @@
     raw table may have, in order, and which of them are required. Staging
     selects exactly these; optional columns missing from the input become null,
     extra columns are ignored.
+      - orders.order_total is optional: a frequency-only export (no amounts, or
+        an empty column) gives clean orders with a null amount (README, "Orders
+        without amounts").
+      - order_items.line_id is optional: with it, a line is keyed by
+        (order_id, line_id); without it, identical lines of one order are
+        separate lines (README, "Order lines and re-sent orders").
 -#}
 {% macro shop_contract() -%}
     {{ return({
         'orders': {
             'columns': ['order_id', 'customer_id', 'ordered_at', 'order_total',
                         'status', 'discount_amount', 'coupon_code'],
-            'required': ['order_id', 'customer_id', 'ordered_at', 'order_total'],
+            'required': ['order_id', 'customer_id', 'ordered_at'],
         },
         'customers': {
             'columns': ['customer_id', 'signup_at', 'country', 'acquisition_channel', 'email'],
@@ -17,7 +23,7 @@
             'pii': ['email'],
         },
         'order_items': {
-            'columns': ['order_id', 'product_id', 'quantity', 'unit_price'],
+            'columns': ['order_id', 'product_id', 'quantity', 'unit_price', 'line_id'],
             'required': ['order_id', 'product_id', 'quantity', 'unit_price'],
         },
         'products': {
@@ -104,4 +110,44 @@
         cast({{ column }} as {{ dbt.type_string() }})
         {%- endif %} as {{ output_names[loop.index0] }}{% if not loop.last %},{% endif %}
     {%- endfor %}
+{%- endmacro %}
+
+{#-
+    Where each raw row was loaded from, as staging columns: `source_file` and
+    `source_row` (its order in the file) break ties between versions of a key
+    (README, "Duplicates and re-sends"); `source_line` and `malformed_reason`
+    are set on malformed CSV lines only. The raw views over raw_path files have
+    them (_file, _row, _line, _malformed); a raw_schema table may bring _file
+    and _row from its loader; seeds have none (null).
+-#}
+{% macro select_load_position(relation) -%}
+    {%- set present = [] -%}
+    {%- if execute -%}
+        {%- set present = adapter.get_columns_in_relation(relation) | map(attribute='name') | map('lower') | list -%}
+    {%- endif -%}
+    {%- set columns = [
+        ('_file', dbt.type_string(), 'source_file'),
+        ('_row', dbt.type_bigint(), 'source_row'),
+        ('_line', dbt.type_bigint(), 'source_line'),
+        ('_malformed', dbt.type_string(), 'malformed_reason'),
+    ] -%}
+    {%- for raw_name, data_type, name in columns %}
+        {% if raw_name in present -%}
+        cast({{ raw_name }} as {{ data_type }})
+        {%- else -%}
+        cast(null as {{ data_type }})
+        {%- endif %} as {{ name }}{% if not loop.last %},{% endif %}
+    {%- endfor %}
+{%- endmacro %}
+
+{#-
+    raw_row_hash of a base model: md5 of the contract columns; a malformed line
+    (whose columns are all null) is identified by its file and line instead.
+-#}
+{% macro raw_row_hash(table) -%}
+    case
+        when malformed_reason is not null
+            then md5(concat('malformed|', coalesce(source_file, ''), '|', cast(source_line as {{ dbt.type_string() }})))
+        else {{ retention.row_hash(retention.contract_output_columns(table)) }}
+    end
 {%- endmacro %}

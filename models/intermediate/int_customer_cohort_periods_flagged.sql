@@ -89,7 +89,7 @@ customer_periods as (
         period_end_date,
         as_of_date,
         sum(completed_orders) as completed_orders,
-        sum(revenue) as revenue
+        {{ retention.sum_if_known('revenue') }} as revenue
     from purchase_periods
     group by 1, 2, 3, 4, 5, 6
 

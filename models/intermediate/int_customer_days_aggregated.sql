@@ -94,7 +94,8 @@ order_days as (
         count(*) as placed_orders,
         sum(case when is_cancelled then 1 else 0 end) as cancelled_orders,
         sum(case when is_returned then 1 else 0 end) as returned_orders,
-        sum(case when is_completed then order_total else 0 end) as revenue,
+        -- null when a completed order of the day has no amount (README, "Orders without amounts")
+        {{ retention.sum_if_known('case when is_completed then order_total else 0 end') }} as revenue,
         sum(case when is_completed then discount_amount else 0 end) as discount_amount,
         sum(case when is_completed and (discount_amount > 0 or has_coupon) then 1 else 0 end)
             as discounted_orders
@@ -165,7 +166,11 @@ customer_days as (
         customer_id,
         activity_date,
         {%- for measure in measures %}
-            sum({{ measure }}) as {{ measure }}{% if not loop.last %},{% endif %}
+            {% if measure == 'revenue' -%}
+                {{ retention.sum_if_known(measure) }}
+            {%- else -%}
+                sum({{ measure }})
+            {%- endif %} as {{ measure }}{% if not loop.last %},{% endif %}
         {%- endfor %}
     from unioned
     group by 1, 2

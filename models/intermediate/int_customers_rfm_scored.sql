@@ -24,6 +24,11 @@
 
     The rules compare F + M (2-10) with twice the FM thresholds, so the SQL
     needs integers only.
+
+    Without amounts (a customer with an order without order_total has no
+    revenue_total; README, "Orders without amounts") M is unknown: monetary
+    tiles are taken among the customers with a known revenue only, M is null,
+    the cell reads e.g. `35-`, and the rules use FM = F.
 -#}
 
 with
@@ -56,9 +61,13 @@ tiled as (
         cast(ntile(5) over (
             partition by as_of_date order by orders_count asc
         ) as {{ dbt.type_int() }}) as frequency_tile,
-        cast(ntile(5) over (
-            partition by as_of_date order by revenue_total asc
-        ) as {{ dbt.type_int() }}) as monetary_tile
+        -- among known revenues only (engines order nulls differently)
+        case
+            when revenue_total is not null
+                then cast(ntile(5) over (
+                        partition by as_of_date, revenue_total is null order by revenue_total asc
+                    ) as {{ dbt.type_int() }})
+        end as monetary_tile
     from snapshots
 
 ),
@@ -85,26 +94,36 @@ scored as (
 
 ),
 
+filled as (
+
+    -- M in the rules: F when the revenue is unknown
+    select
+        *,
+        coalesce(monetary_score, frequency_score) as rule_monetary_score
+    from scored
+
+),
+
 segmented as (
 
     select
         *,
         case
-            when recency_score = 5 and frequency_score + monetary_score >= 8 then 'Champions'
-            when recency_score >= 3 and frequency_score + monetary_score >= 8 then 'Loyal Customers'
+            when recency_score = 5 and frequency_score + rule_monetary_score >= 8 then 'Champions'
+            when recency_score >= 3 and frequency_score + rule_monetary_score >= 8 then 'Loyal Customers'
             when recency_score = 5 and frequency_score = 1 then 'New Customers'
             when recency_score = 4 and frequency_score = 1 then 'Promising'
             when recency_score >= 4 then 'Potential Loyalists'
-            when recency_score = 3 and frequency_score + monetary_score >= 6 then 'Need Attention'
+            when recency_score = 3 and frequency_score + rule_monetary_score >= 6 then 'Need Attention'
             when recency_score = 3 then 'About To Sleep'
-            when frequency_score + monetary_score >= 9
+            when frequency_score + rule_monetary_score >= 9
                 then {{ dbt.string_literal(dbt.escape_single_quotes("Can't Lose Them")) }}
-            when frequency_score + monetary_score >= 6 then 'At Risk'
-            when recency_score = 2 or frequency_score + monetary_score >= 4 then 'Hibernating'
+            when frequency_score + rule_monetary_score >= 6 then 'At Risk'
+            when recency_score = 2 or frequency_score + rule_monetary_score >= 4 then 'Hibernating'
             -- R = 1 and FM < 2: every other combination matched above.
             else 'Lost'
         end as rfm_segment
-    from scored
+    from filled
 
 ),
 
@@ -119,11 +138,11 @@ final as (
         recency_score,
         frequency_score,
         monetary_score,
-        cast(frequency_score + monetary_score as double) / 2 as frequency_monetary_score,
+        cast(frequency_score + rule_monetary_score as double) / 2 as frequency_monetary_score,
         {{ dbt.concat([
             'cast(recency_score as ' ~ dbt.type_string() ~ ')',
             'cast(frequency_score as ' ~ dbt.type_string() ~ ')',
-            'cast(monetary_score as ' ~ dbt.type_string() ~ ')',
+            "coalesce(cast(monetary_score as " ~ dbt.type_string() ~ "), '-')",
         ]) }} as rfm_cell,
         rfm_segment
     from segmented

@@ -65,7 +65,8 @@ aggregated as (
         ---------- frequency and monetary
         sum(completed_orders) as orders_count,
         sum(case when completed_orders > 0 then 1 else 0 end) as order_days_count,
-        sum(revenue) as revenue_total,
+        -- amounts: null when any completed order they cover has no amount (README, "Orders without amounts")
+        {{ retention.sum_if_known('revenue') }} as revenue_total,
         sum(placed_orders) as placed_orders_count,
         sum(cancelled_orders) as cancelled_orders_count,
         sum(returned_orders) as returned_orders_count,
@@ -94,7 +95,10 @@ aggregated as (
         ---------- windows
         {%- for w in windows %}
             sum(case when days_before_cutoff <= {{ w }} then completed_orders else 0 end) as orders_{{ w }}d,
-            sum(case when days_before_cutoff <= {{ w }} then revenue else 0 end) as revenue_{{ w }}d,
+            -- null like revenue_total: a customer's spend features are all unknown or all known
+            case when count(*) = count(revenue)
+                    then sum(case when days_before_cutoff <= {{ w }} then revenue else 0 end)
+            end as revenue_{{ w }}d,
             {%- if has_events %}
                 sum(case when days_before_cutoff <= {{ w }} then sessions else 0 end) as sessions_{{ w }}d,
                 sum(case when days_before_cutoff <= {{ w }} then events else 0 end) as events_{{ w }}d,

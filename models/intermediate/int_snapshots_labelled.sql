@@ -24,7 +24,7 @@ final as (
         customer_days.customer_id,
         cutoffs.cutoff_date,
         sum(customer_days.completed_orders) as orders_in_horizon,
-        sum(customer_days.revenue) as revenue_in_horizon,
+        {{ retention.sum_if_known('customer_days.revenue') }} as revenue_in_horizon,
         count(*) as active_days_in_horizon
     from customer_days
     inner join cutoffs

@@ -28,6 +28,32 @@ def database_path() -> Path:
     return path if path.is_absolute() else home / path
 
 
+def default_published_folder(path: Path) -> Path:
+    """Where a build of ``path`` publishes by default: <RETENTION_HOME>/published/<stem>/current
+    (the publish_path var's default, models/marts/publish), wherever the database file is."""
+    home = Path(os.environ.get("RETENTION_HOME", Path.cwd()))
+    return home / "published" / path.stem / "current"
+
+
+def published_folder(con: duckdb.DuckDBPyConnection, path: Path) -> Path:
+    """Where the last successful build of this warehouse published its marts: the folder
+    its publish_marts table lists (so a publish_path var is honoured), else the default."""
+    schemas = con.execute(
+        "select table_schema from information_schema.tables where table_name = 'publish_marts'"
+    ).fetchall()
+    row = None
+    for (schema,) in schemas:
+        try:
+            row = con.execute(f'select path from "{schema}".publish_marts limit 1').fetchone()
+        except duckdb.Error:
+            continue
+        if row:
+            break
+    if row and row[0]:
+        return Path(row[0]).parent.parent / "current"
+    return default_published_folder(path)
+
+
 class WarehouseError(UserError):
     """The warehouse file is missing or held by another process."""
 
@@ -46,21 +72,22 @@ def lock_holder(error: BaseException) -> str:
 
 
 def locked_for_reading_message(path: Path, error: BaseException) -> str:
-    published = path.parent / "published" / path.stem / "current"
+    published = default_published_folder(path)
     return (
         f"{path} is locked by another process ({lock_holder(error)}), most likely a running "
         f"`dbt build`, which needs the file alone. Wait for it to finish and retry, or read "
-        f"the Parquet copies of the marts in {published}/ meanwhile."
+        f"the Parquet copies of the marts in {published}/ (or under your publish_path) meanwhile."
     )
 
 
 def locked_for_writing_message(path: Path, error: BaseException) -> str:
-    published = path.parent / "published" / path.stem / "current"
+    published = default_published_folder(path)
     return (
         f"Cannot build: {path} is open in another process ({lock_holder(error)}), and DuckDB "
         f"lets only one process use a file while it writes. Close that connection (a notebook, "
         f"`retention query`, a SQL client or BI tool, or another dbt run) or wait for it to "
-        f"finish, then rerun. BI tools should read {published}/ instead of the database file."
+        f"finish, then rerun. BI tools should read {published}/ (or the folder under your "
+        "publish_path) instead of the database file."
     )
 
 
@@ -111,6 +138,7 @@ def summary_text(path: Path | None = None) -> str:
     path = path or database_path()
     with connect(path) as con:
         tables = list_tables(con)
+        published = published_folder(con, path)
     lines = [f"Warehouse: {path}", ""]
     lines.append(f"{'layer':<13}{'relation':<44}{'kind':<7}{'rows':>12}")
     for t in tables:
@@ -121,7 +149,7 @@ def summary_text(path: Path | None = None) -> str:
         '  .venv/bin/retention query "select * from marts.fct_customer_snapshots limit 5"',
         f"  or in Python: duckdb.connect('{path}', read_only=True)",
         "Close readers before the next build: DuckDB allows one writer at a time.",
-        f"BI tools: read the Parquet copies in {path.parent / 'published' / path.stem / 'current'}/",
+        f"BI tools: read the Parquet copies in {published}/",
         "  (republished atomically after every successful build; README, 'Reading the marts').",
     ]
     return "\n".join(lines)

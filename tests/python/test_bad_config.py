@@ -19,7 +19,9 @@ from dbt_runner import REPO_ROOT, run_dbt
 
 EDGE = REPO_ROOT / "tests" / "fixtures" / "edge_input"
 SELECT = ["--select", "staging", "marts.quality"]
-GOOD = {"raw_path": str(EDGE), "as_of_date": "2024-03-06"}  # the day after the last order
+# as_of_date: the day after the last order; the fixture is mostly defects, so the quality
+# gate is opened (test_input_robustness.py tests it).
+GOOD = {"raw_path": str(EDGE), "as_of_date": "2024-03-06", "quarantine_error_share": 1}
 
 
 def state(db_path: Path) -> dict[str, tuple]:

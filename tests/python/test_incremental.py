@@ -3,7 +3,8 @@
 Raw files grow by one day per build, as a daily export would: on top of the
 day's rows each load brings rows that arrive late (two days after their
 timestamp, within the lookback), re-sent copies of rows loaded the day
-before, a new version of an old order, a new line for an old order, an event
+before, a new version of an old order, a new line for an old order, an old
+order's lines re-sent in a second delivery file (which replaces them), an event
 re-sent with a corrected timestamp, a future-dated and an unparseable row, a
 session that spans a load boundary, and a customer whose only order turns
 `pending` (they must vanish from customer-days). Every load is built
@@ -32,9 +33,12 @@ SELECT = [
     "build", "--select", "+fct_customer_snapshots", "+fct_cohort_retention", "+fct_source_quality",
     "--exclude", "test_type:unit",
 ]  # fmt: skip
-# Bookkeeping: when a row was last (re)computed. It differs by design between
-# an incremental history and a full refresh, and no mart reads it.
-RUN_SPECIFIC = {"checked_at"}
+# Bookkeeping: when a row was last (re)computed, and its row number in the file when
+# it was (a cumulative export shifts the rows after a late one, and a row is not
+# re-checked just because it moved). They differ by design between an incremental
+# history and a full refresh, and no mart reads them.
+RUN_SPECIFIC = {"checked_at", "source_row"}
+RESEND_FROM_LOAD = 3  # the load that adds a second order_items delivery
 COMPARED = [
     "staging.base_shop__orders_checked",
     "staging.base_shop__order_items_checked",
@@ -78,6 +82,9 @@ def schedule(generated: Path) -> list[dict[str, pd.DataFrame]]:
         for name in ("orders", "order_items", "events", "customers", "products")
     }
     orders, items, events = tables["orders"], tables["order_items"], tables["events"]
+    # Lines carry a line_id (their number in the order), so a re-sent copy of a line in
+    # the same file is a duplicate rather than another unit (README, "Order lines").
+    items["line_id"] = (items.groupby("order_id").cumcount() + 1).astype(str)
     # Half the customers' events carry no session_id: sessions are derived from gaps.
     events.loc[events["customer_id"].str[-1].isin(list("02468")), "session_id"] = ""
 
@@ -122,7 +129,10 @@ def schedule(generated: Path) -> list[dict[str, pd.DataFrame]]:
     add("orders", plus(FIRST_DAY, 2), **{**old.drop("arrives").to_dict(), "status": "returned",
         "ordered_at": at(plus(FIRST_DAY, 2), "09:00:00")})  # fmt: skip
     # A new line for an old order (lines have no timestamp).
-    add("order_items", plus(FIRST_DAY, 1), order_id=old["order_id"],
+    next_line = str(
+        int(items.loc[items["order_id"] == old["order_id"], "line_id"].astype(int).max()) + 1
+    )
+    add("order_items", plus(FIRST_DAY, 1), order_id=old["order_id"], line_id=next_line,
         product_id=tables["products"]["product_id"].iloc[0], quantity="2", unit_price="3.50")  # fmt: skip
     # A customer whose only order is later re-sent as pending: no activity left.
     for status, clock, arrives in [("completed", "10:00:00", 0), ("pending", "11:00:00", 2)]:
@@ -150,6 +160,16 @@ def schedule(generated: Path) -> list[dict[str, pd.DataFrame]]:
             rows &= frame[timestamps[name]].map(day_of) == day
         return frame[rows]
 
+    # An old order with several lines (all delivered before the first load), re-sent
+    # from RESEND_FROM_LOAD on; the same order every time.
+    old_orders = set(
+        orders.loc[orders["arrives"].map(lambda d: d is None or d < FIRST_DAY), "order_id"]
+    )
+    counts = items[items["order_id"].isin(old_orders - {old["order_id"]})][
+        "order_id"
+    ].value_counts()
+    resent_order = sorted(o for o, n in counts.items() if n > 1)[0]
+
     loads = []
     for load in range(LOADS):
         until = plus(FIRST_DAY, load)  # rows arriving before this day
@@ -164,14 +184,27 @@ def schedule(generated: Path) -> list[dict[str, pd.DataFrame]]:
             delivered[name] = pd.concat([arrived, *resent], ignore_index=True).drop(
                 columns="arrives"
             )
+        # From RESEND_FROM_LOAD on, a second delivery re-sends the lines of an old order
+        # (one with several lines, not the one that gains a line): they replace the
+        # first delivery's copies, which become superseded_line.
+        if load >= RESEND_FROM_LOAD:
+            lines = delivered["order_items"]
+            delivered["order_items_resend"] = lines[lines["order_id"] == resent_order]
         loads.append(delivered)
     return loads
 
 
 def write(tables: dict[str, pd.DataFrame], folder: Path) -> None:
+    """One file per table; order lines as a folder of deliveries (files load in name order)."""
     folder.mkdir(parents=True, exist_ok=True)
+    (folder / "order_items").mkdir(exist_ok=True)
     for name, frame in tables.items():
-        frame.to_csv(folder / f"{name}.csv", index=False)
+        if name == "order_items":
+            frame.to_csv(folder / "order_items" / "1-cumulative.csv", index=False)
+        elif name == "order_items_resend":
+            frame.to_csv(folder / "order_items" / "2-resend.csv", index=False)
+        else:
+            frame.to_csv(folder / f"{name}.csv", index=False)
 
 
 def snapshot(db: Path, relation: str) -> pd.DataFrame:
@@ -223,13 +256,14 @@ def test_the_fixture_exercises_each_case(builds) -> None:
     )
     for case in ["orders:exact_duplicate", "events:exact_duplicate", "order_items:exact_duplicate",
                  "orders:key_duplicate", "events:key_duplicate", "orders:future_timestamp",
-                 "orders:unparseable_timestamp"]:  # fmt: skip
+                 "orders:unparseable_timestamp", "order_items:superseded_line"]:  # fmt: skip
         assert reasons.get(case, 0) > 0, case
     # raw = clean + quarantined, per source, after the last incremental load
     for table in ("orders", "order_items", "events"):
         [(clean,)] = query(incremental, f"select count(*) from staging.stg_shop__{table}")
         quarantined = sum(v for k, v in reasons.items() if k.startswith(f"{table}:"))
-        assert clean + quarantined == len(loads[-1][table]), table
+        delivered = sum(len(f) for name, f in loads[-1].items() if name.startswith(table))
+        assert clean + quarantined == delivered, table
     # the session across the load boundary, with the late event inside it, is one session
     sessions = query(
         incremental,

@@ -3,7 +3,11 @@
 The generator records every defect it injects (ground_truth/defects). After a
 staging build, per table and reason, the quarantined rows must equal the
 injected ones, with one known cascade: order lines of a quarantined order are
-quarantined as orphans too. And raw = clean + quarantined for every table.
+quarantined as orphans too, and one known exception: the generator's order
+lines have no line_id, so its "duplicate" lines (a copied line, or the same
+product with another quantity) are valid lines under the input contract (a
+product bought again in one order) and must stay clean. And raw = clean +
+quarantined for every table.
 """
 
 from __future__ import annotations
@@ -37,6 +41,10 @@ def built(tmp_path_factory):
     return raw, db, truth
 
 
+# Copies of an order line without a line_id: valid lines (README, "Order lines").
+LINE_COPIES = ("exact_duplicate", "key_duplicate")
+
+
 def expected_reason(row) -> str:
     # Bad quantities have a reason of their own; everything else keeps its class name.
     if row["table"] == "order_items" and row["column"] == "quantity":
@@ -59,11 +67,29 @@ def test_every_injected_defect_is_quarantined_with_its_reason(built):
         }  # fmt: skip
     )
     for (table, reason), count in injected.items():
-        if table == "order_items" and reason == "orphan_order_item":
+        if table == "order_items" and reason in ("orphan_order_item", *LINE_COPIES):
             continue
         assert found[(table, reason)] == count, (table, reason, found[(table, reason)], count)
     extra = {k: v for k, v in found.items() if k not in injected and k[1] != "orphan_order_item"}
     assert extra == {}
+
+
+def test_copied_order_lines_without_a_line_id_stay_clean(built):
+    """Each injected line copy, found by its position in the file (source_row), is clean."""
+    raw, db, truth = built
+    copies = truth[(truth["table"] == "order_items") & truth["defect_class"].isin(LINE_COPIES)]
+    assert len(copies) > 0, "the fixture should copy order lines, or this test proves nothing"
+    outcome = dict(
+        query(
+            db,
+            "select source_row, coalesce(quarantine_reason, 'clean')"
+            " from staging.base_shop__order_items_checked where source_file = 'order_items.csv'",
+        )
+    )
+    for _, copy in copies.iterrows():
+        # a copy of a line of a quarantined order is an orphan like the original
+        assert outcome[int(copy["defect_row_number"])] in ("clean", "orphan_order_item"), copy
+    assert sum(outcome[int(r)] == "clean" for r in copies["defect_row_number"]) > 0
 
 
 def test_orphans_are_injected_orphans_plus_lines_of_quarantined_orders(built):

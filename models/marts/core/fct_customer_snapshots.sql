@@ -95,8 +95,11 @@ final as (
         end as is_churned,
         case when eligible.is_label_mature then cast(coalesce(labels.orders_in_horizon, 0) as {{ dbt.type_int() }}) end
             as orders_in_horizon,
-        case when eligible.is_label_mature then cast(coalesce(labels.revenue_in_horizon, 0) as double) end
-            as revenue_in_horizon,
+        -- no activity in the window is 0 revenue; activity with an order without an amount is unknown
+        case
+            when eligible.is_label_mature and labels.customer_id is null then cast(0 as double)
+            when eligible.is_label_mature then cast(labels.revenue_in_horizon as double)
+        end as revenue_in_horizon,
 
         ---------- static attributes
         {%- if var('enable_customers') %}

@@ -1,10 +1,25 @@
 {#-
     The ranked contact list for as_of_date. For each scored customer:
-        expected_value = P(churn) x CLV x retention_uplift - offer cost
+        expected_value = P(churn) x customer_value x retention_uplift - offer cost
     (the value a contact is expected to save; uplift, costs and budget are
-    vars). Customers are ranked by expected value; the list keeps those with
-    a positive expected value while the cumulative offer cost stays within
+    vars). customer_value is, by value_basis (README, "Orders without amounts"):
+      - 'clv': the customer's CLV (BG/NBD + Gamma-Gamma), when it is known;
+      - 'expected_orders_x_value_per_order': BG/NBD expected orders over
+        clv_horizon_days x value_per_order, when CLV is unknown (orders without
+        amounts). value_per_order is the var, or by default the mean amount of
+        the clean completed orders that have one;
+      - 'expected_orders': no amount anywhere and no value_per_order var. The
+        value cannot be put in money: expected_value is null, customers rank by
+        expected orders saved (P(churn) x expected orders x uplift), and the
+        offers' costs still count against the budget.
+    Customers are ranked by expected value; the list keeps those with a
+    positive expected value while the cumulative offer cost stays within
     retention_budget. The offer follows the strongest reason's family.
+
+    P(churn) comes from the champion model (score_source 'champion_model').
+    When no model scored this build (churn_on_insufficient_labels: skip with no
+    champion), it comes from the BG/NBD baseline, P(no purchase in the
+    horizon), and the reason says so (score_source 'btyd_p_no_purchase').
     Customers contacted within contact_cooldown_days are left out when a
     contacts source is enabled (enable_contacts).
 -#}
@@ -17,15 +32,22 @@
     'engagement': ('reengagement_email', var('offer_cost_email')),
     'funnel': ('cart_reminder_email', var('offer_cost_email')),
 } -%}
+{%- set value_per_order = var('value_per_order', none) -%}
 
 with
+
+as_of as (
+
+    {#- This build's scoring date: the kept score history may hold later dates (from a
+        build with a later as_of_date), so not max(as_of_date) of the scores. #}
+    select max(as_of_date) as as_of_date from {{ ref('int_cutoffs_generated') }}
+
+),
 
 scores as (
 
     select * from {{ ref('fct_churn_scores') }}
-    {#- This build's scoring date: the kept history may hold later dates (from a build
-        with a later as_of_date), so not max(as_of_date) of the scores. #}
-    where as_of_date = (select max(as_of_date) from {{ ref('int_cutoffs_generated') }})
+    where as_of_date = (select as_of.as_of_date from as_of)
 
 ),
 
@@ -35,46 +57,130 @@ customer_value as (
 
 ),
 
+order_amounts as (
+
+    select avg(order_total) as mean_order_value
+    from {{ ref('stg_shop__orders') }}
+    where is_completed and order_total is not null
+
+),
+
 {% if var('enable_contacts', false) %}
 recent_contacts as (
 
     select distinct customer_id
     from {{ source('shop', 'contacts') }}
     where cast(contacted_at as date) >= cast({{ dbt.dateadd(
-        'day', -1 * var('contact_cooldown_days'), "(select max(as_of_date) from scores)"
+        'day', -1 * var('contact_cooldown_days'), "(select as_of.as_of_date from as_of)"
     ) }} as date)
 
 ),
 {% endif %}
 
+model_scores as (
+
+    select
+        customer_id,
+        as_of_date,
+        churn_probability,
+        risk_tier,
+        reason_1 as reason,
+        reason_1_family as reason_family,
+        'champion_model' as score_source
+    from scores
+
+),
+
+baseline_scores as (
+
+    {#- Only when the champion scored nobody at this date: no model this build. #}
+    select
+        customer_value.customer_id,
+        as_of.as_of_date,
+        customer_value.p_no_purchase_horizon as churn_probability,
+        case
+            when customer_value.p_no_purchase_horizon >= {{ var('high_risk_threshold') }} then 'high'
+            when customer_value.p_no_purchase_horizon >= {{ var('medium_risk_threshold') }} then 'medium'
+            else 'low'
+        end as risk_tier,
+        concat(
+            'no churn model this build (too few labelled rows; churn_on_insufficient_labels: skip): ',
+            'BG/NBD P(no purchase in ', '{{ var("churn_horizon_days") }}', ' days) = ',
+            cast(round(customer_value.p_no_purchase_horizon, 2) as {{ dbt.type_string() }})
+        ) as reason,
+        'btyd' as reason_family,
+        'btyd_p_no_purchase' as score_source
+    from customer_value
+    cross join as_of
+    where
+        customer_value.p_no_purchase_horizon is not null
+        and (select count(*) from scores) = 0
+
+),
+
+churn_risk as (
+
+    select * from model_scores
+    union all
+    select * from baseline_scores
+
+),
+
 valued as (
 
     select
-        scores.customer_id,
-        scores.as_of_date,
-        scores.churn_probability,
-        scores.risk_tier,
-        scores.reason_1 as reason,
-        scores.reason_1_family as reason_family,
-        coalesce(customer_value.clv, 0) as clv,
-        case scores.reason_1_family
+        churn_risk.customer_id,
+        churn_risk.as_of_date,
+        churn_risk.churn_probability,
+        churn_risk.risk_tier,
+        churn_risk.reason,
+        churn_risk.reason_family,
+        churn_risk.score_source,
+        customer_value.clv,
+        customer_value.expected_purchases_clv_horizon as expected_orders,
+        {{ value_per_order if value_per_order is not none else 'order_amounts.mean_order_value' }}
+            as value_per_order,
+        case
+            when customer_value.clv is not null then 'clv'
+            when customer_value.expected_purchases_clv_horizon is not null
+                and {{ value_per_order if value_per_order is not none else 'order_amounts.mean_order_value' }}
+                is not null
+                then 'expected_orders_x_value_per_order'
+            when customer_value.expected_purchases_clv_horizon is not null then 'expected_orders'
+        end as value_basis,
+        case churn_risk.reason_family
             {%- for family, offer in offers.items() %}
                 when '{{ family }}' then '{{ offer[0] }}'
             {%- endfor %}
             else 'check_in_email'
         end as offer_type,
-        case scores.reason_1_family
+        case churn_risk.reason_family
             {%- for family, offer in offers.items() %}
                 when '{{ family }}' then {{ offer[1] }}
             {%- endfor %}
             else {{ var('offer_cost_email') }}
         end as offer_cost
-    from scores
+    from churn_risk
+    cross join order_amounts
     left join customer_value
-        on scores.customer_id = customer_value.customer_id
+        on churn_risk.customer_id = customer_value.customer_id
     {%- if var('enable_contacts', false) %}
-    where scores.customer_id not in (select customer_id from recent_contacts)
+    where churn_risk.customer_id not in (select customer_id from recent_contacts)
     {%- endif %}
+
+),
+
+money_valued as (
+
+    select
+        *,
+        case value_basis
+            when 'clv' then clv
+            when 'expected_orders_x_value_per_order' then expected_orders * value_per_order
+        end as customer_value
+    from valued
+    -- a customer without any value (no BTYD fit) cannot be ranked
+    where value_basis is not null
 
 ),
 
@@ -82,11 +188,18 @@ ranked as (
 
     select
         *,
-        churn_probability * clv * {{ var('retention_uplift') }} - offer_cost as expected_value,
+        churn_probability * customer_value * {{ var('retention_uplift') }} - offer_cost as expected_value,
+        churn_probability * expected_orders * {{ var('retention_uplift') }} as expected_orders_saved,
         cast(row_number() over (
-            order by churn_probability * clv * {{ var('retention_uplift') }} - offer_cost desc, customer_id
+            order by
+                case when value_basis = 'expected_orders' then 1 else 0 end,
+                coalesce(
+                    churn_probability * customer_value * {{ var('retention_uplift') }} - offer_cost,
+                    churn_probability * expected_orders * {{ var('retention_uplift') }}
+                ) desc,
+                customer_id
         ) as {{ dbt.type_int() }}) as action_rank
-    from valued
+    from money_valued
 
 ),
 
@@ -98,7 +211,7 @@ budgeted as (
             order by action_rank rows between unbounded preceding and current row
         ) as cumulative_cost
     from ranked
-    where expected_value > 0
+    where expected_value > 0 or (value_basis = 'expected_orders' and expected_orders_saved > 0)
 
 ),
 
@@ -111,7 +224,13 @@ final as (
         as_of_date,
         cast(churn_probability as double) as churn_probability,
         risk_tier,
+        cast(score_source as {{ dbt.type_string() }}) as score_source,
         cast(clv as double) as clv,
+        cast(value_basis as {{ dbt.type_string() }}) as value_basis,
+        cast(customer_value as double) as customer_value,
+        cast(expected_orders as double) as expected_orders,
+        cast(case when value_basis = 'expected_orders_x_value_per_order' then value_per_order end as double)
+            as value_per_order,
         cast(expected_value as double) as expected_value,
         offer_type,
         cast(offer_cost as double) as offer_cost,

@@ -11,6 +11,8 @@
         cutoffs that were scored, e.g. as_of_date);
       - revenue: completed-order revenue in the label window (observed);
       - revenue_at_risk: sum of CLV x P(churn) (scored cutoffs).
+    Revenue and revenue at risk are null when any customer they cover has an
+    order without an amount (README, "Orders without amounts").
     Groups smaller than min_group_size are suppressed: every count and metric,
     the group size included, is null (as in dim_segments).
 -#}
@@ -53,7 +55,13 @@ joined as (
         snapshots.is_churned,
         snapshots.revenue_in_horizon,
         scores.churn_probability,
-        case when snapshots.is_scoring_cutoff then customer_value.clv end as clv
+        case when snapshots.is_scoring_cutoff then customer_value.clv end as clv,
+        -- a buyer whose CLV could not be computed (orders without amounts)
+        case
+            when snapshots.is_scoring_cutoff and customer_value.customer_id is not null and customer_value.clv is null
+                then 1
+            else 0
+        end as has_unknown_clv
     from snapshots
     inner join segments
         on snapshots.customer_id = segments.customer_id
@@ -84,8 +92,12 @@ aggregated as (
         {{ retention.exact_avg('churn_probability') }} as predicted_churn_rate,
         {{ retention.exact_sum('churn_probability') }} as expected_churners,
         count(churn_probability) as scored_customers,
-        {{ retention.exact_sum('revenue_in_horizon') }} as revenue,
-        {{ retention.exact_sum('clv * churn_probability') }} as revenue_at_risk
+        case
+            when count(*) = count(revenue_in_horizon) then {{ retention.exact_sum('revenue_in_horizon') }}
+        end as revenue,
+        case
+            when max(has_unknown_clv) = 0 then {{ retention.exact_sum('clv * churn_probability') }}
+        end as revenue_at_risk
     from joined
     group by 1, 2, 3
 

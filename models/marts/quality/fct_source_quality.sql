@@ -47,7 +47,12 @@ outcome_counts as (
         select
             '{{ table }}' as source_table,
             'clean' as outcome,
-            count(*) as row_count
+            count(*) as row_count,
+            {%- if table == 'orders' %}
+                sum(case when order_total is null then 1 else 0 end) as without_amount_count
+            {%- else %}
+                cast(null as {{ dbt.type_bigint() }}) as without_amount_count
+            {%- endif %}
         from clean_{{ table }}
 
         union all
@@ -56,7 +61,8 @@ outcome_counts as (
     select
         source_table,
         quarantine_reason as outcome,
-        count(*) as row_count
+        count(*) as row_count,
+        cast(null as {{ dbt.type_bigint() }}) as without_amount_count
     from quarantined_rows
     group by source_table, quarantine_reason
 
@@ -69,7 +75,8 @@ final as (
         cast(outcome_counts.outcome as {{ dbt.type_string() }}) as outcome,
         outcome_counts.outcome <> 'clean' as is_quarantined,
         cast(outcome_counts.row_count as {{ dbt.type_bigint() }}) as row_count,
-        cast(raw_counts.raw_row_count as {{ dbt.type_bigint() }}) as raw_row_count
+        cast(raw_counts.raw_row_count as {{ dbt.type_bigint() }}) as raw_row_count,
+        cast(outcome_counts.without_amount_count as {{ dbt.type_bigint() }}) as without_amount_count
 
     from outcome_counts
     inner join raw_counts

@@ -82,7 +82,7 @@ period_activity as (
         cohort_start_date,
         period_number,
         count(*) as active_customers,
-        sum(revenue) as revenue
+        {{ retention.sum_if_known('revenue') }} as revenue
     from customer_periods
     group by 1, 2, 3
 
@@ -145,7 +145,8 @@ cells as (
         and spine.cohort_customers >= {{ var('min_group_size', 10) }} as is_reported,
         coalesce(period_activity.active_customers, 0) as active_customers,
         coalesce(retained_on_or_after.retained_customers, 0) as retained_customers,
-        coalesce(period_activity.revenue, 0) as revenue
+        -- no active customer is 0 revenue; an order without an amount makes it unknown
+        case when period_activity.cohort_grain is null then 0 else period_activity.revenue end as revenue
     from spine
     cross join as_of
     left join period_activity

@@ -1,4 +1,7 @@
-{#- Raw customers as text, one row per raw row; typing and checks come next. -#}
+{#-
+    Raw customers as text, one row per raw row (malformed CSV lines included), with
+    where it was loaded from; typing and checks come next.
+-#}
 {{ config(enabled=var('enable_customers')) }}
 with
 
@@ -11,7 +14,8 @@ source as (
 renamed as (
 
     select
-        {{ retention.select_contract_columns(retention.raw_source('customers'), 'customers') }}
+        {{ retention.select_contract_columns(retention.raw_source('customers'), 'customers') }},
+        {{ retention.select_load_position(retention.raw_source('customers')) }}
     from source
 
 ),
@@ -20,7 +24,7 @@ hashed as (
 
     select
         *,
-        {{ retention.row_hash(retention.contract_output_columns('customers')) }} as raw_row_hash
+        {{ retention.raw_row_hash('customers') }} as raw_row_hash
     from renamed
 
 )

@@ -13,6 +13,12 @@ typed as (
     select
         raw_row_hash,
 
+        ---------- load position (README, "Duplicates and re-sends")
+        source_file,
+        source_row,
+        source_line,
+        malformed_reason,
+
         ---------- ids
         nullif(trim(customer_id), '') as customer_id,
 
@@ -36,6 +42,7 @@ checked as (
     select
         *,
         case
+            when malformed_reason is not null then 'malformed_line'
             when customer_id is null then 'null_key'
             when signup_at_text is not null and signup_at is null then 'unparseable_timestamp'
             when signup_at > {{ retention.max_valid_timestamp() }} then 'future_timestamp'
@@ -46,7 +53,9 @@ checked as (
 
 resolved as (
 
-    {{ retention.resolve_duplicates('checked', ['customer_id'], 'signup_at') }}
+    {{ retention.resolve_duplicates('checked', ['customer_id'], 'signup_at', [
+        'signup_at_text', 'country_code', 'acquisition_channel', 'email_hash',
+    ]) }}
 
 )
 

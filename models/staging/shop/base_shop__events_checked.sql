@@ -28,6 +28,12 @@ typed as (
     select
         raw_row_hash,
 
+        ---------- load position (README, "Duplicates and re-sends")
+        source_file,
+        source_row,
+        source_line,
+        malformed_reason,
+
         ---------- ids
         nullif(trim(event_id), '') as event_id,
         nullif(trim(customer_id), '') as customer_id,
@@ -75,6 +81,7 @@ checked as (
     select
         batch.*,
         case
+            when malformed_reason is not null then 'malformed_line'
             -- event_id is optional, but when the source has ids a missing one is a broken key
             when customer_id is null or (event_id is null and id_presence.source_has_event_ids)
                 then 'null_key'
@@ -99,7 +106,9 @@ resolved as (
     {#- Events without an id are keyed by their parsed content, so one event exported twice
         with different time-zone spellings of the same instant is a duplicate. -#}
     {{ retention.resolve_duplicates('checked', ['event_id'] + retention.when_null_key(
-        'event_id', ['customer_id', 'event_at', 'event_type', 'session_id', 'product_id']), 'event_at') }}
+        'event_id', ['customer_id', 'event_at', 'event_type', 'session_id', 'product_id']), 'event_at', [
+        'customer_id', 'event_at_text', 'event_type', 'session_id', 'product_id',
+    ]) }}
 
 ),
 

@@ -1,4 +1,7 @@
-{#- Raw order_items as text, one row per raw row; typing and checks come next. -#}
+{#-
+    Raw order_items as text, one row per raw row (malformed CSV lines included), with
+    where it was loaded from; typing and checks come next.
+-#}
 {{ config(enabled=var('enable_order_items')) }}
 with
 
@@ -11,7 +14,8 @@ source as (
 renamed as (
 
     select
-        {{ retention.select_contract_columns(retention.raw_source('order_items'), 'order_items') }}
+        {{ retention.select_contract_columns(retention.raw_source('order_items'), 'order_items') }},
+        {{ retention.select_load_position(retention.raw_source('order_items')) }}
     from source
 
 ),
@@ -20,7 +24,7 @@ hashed as (
 
     select
         *,
-        {{ retention.row_hash(retention.contract_output_columns('order_items')) }} as raw_row_hash
+        {{ retention.raw_row_hash('order_items') }} as raw_row_hash
     from renamed
 
 )

@@ -3,6 +3,17 @@
     missing or quarantined is quarantined too (`orphan_order_item`), so revenue
     never comes from an order staging does not know.
 
+    Which lines an order has (README, "Order lines and re-sent orders"):
+      - The lines of an order come from the latest delivery (source file, in
+        path order) that carries lines of that order; its lines in earlier
+        files are `superseded_line`. So a re-sent order (header and lines in a
+        later file) replaces its lines instead of doubling them.
+      - Within that delivery, lines with a `line_id` are keyed by
+        (order_id, line_id): the later row in the file wins; an identical copy
+        is an `exact_duplicate`, another version a `key_duplicate`.
+      - Lines without a `line_id` are all kept: two identical lines of one
+        order are two units of a repeated product, not a duplicate.
+
     Incremental on DuckDB (docs/incremental.md). Lines have no timestamp, so a
     run re-checks every raw line of an order that either was re-checked in
     base_shop__orders_checked since this table's last run (it may have turned
@@ -32,9 +43,16 @@ typed as (
     select
         raw_row_hash,
 
+        ---------- load position (README, "Duplicates and re-sends")
+        source_file,
+        source_row,
+        source_line,
+        malformed_reason,
+
         ---------- ids
         nullif(trim(order_id), '') as order_id,
         nullif(trim(product_id), '') as product_id,
+        nullif(trim(line_id), '') as line_id,
 
         ---------- amounts
         nullif(trim(quantity), '') as quantity_text,
@@ -104,6 +122,7 @@ checked as (
     select
         batch.*,
         case
+            when batch.malformed_reason is not null then 'malformed_line'
             when batch.order_id is null or batch.product_id is null then 'null_key'
             when batch.quantity_text is null or batch.unit_price_text is null then 'missing_value'
             when batch.quantity_decimal is null or batch.unit_price is null
@@ -119,9 +138,70 @@ checked as (
 
 ),
 
+deliveries as (
+
+    -- the latest delivery that carries lines of each order ('' = rows without a file)
+    select
+        order_id,
+        max(coalesce(source_file, '')) as latest_delivery
+    from checked
+    where order_id is not null
+    group by order_id
+
+),
+
+delivered as (
+
+    select
+        checked.*,
+        case
+            when checked.row_reason is not null then checked.row_reason
+            when coalesce(checked.source_file, '') < deliveries.latest_delivery then 'superseded_line'
+        end as line_reason
+    from checked
+    left join deliveries
+        on checked.order_id = deliveries.order_id
+
+),
+
+numbered as (
+
+    select
+        *,
+        -- identical raw lines are numbered latest first (load order), for a unique raw_row_id
+        cast(row_number() over (
+            partition by raw_row_hash order by {{ retention.load_order_desc([]) }}
+        ) as {{ dbt.type_int() }}) as exact_copy_number,
+        -- versions of a keyed line in its delivery, latest first; lines without line_id: null
+        case
+            when line_reason is null and line_id is not null
+                then cast(row_number() over (
+                        partition by order_id, line_id, line_reason is null
+                        order by {{ retention.load_order_desc(['product_id', 'quantity_text', 'unit_price_text']) }}
+                    ) as {{ dbt.type_int() }})
+        end as key_version_number,
+        case
+            when line_reason is null and line_id is not null
+                then first_value(raw_row_hash) over (
+                        partition by order_id, line_id, line_reason is null
+                        order by {{ retention.load_order_desc(['product_id', 'quantity_text', 'unit_price_text']) }}
+                    )
+        end as kept_row_hash
+    from delivered
+
+),
+
 resolved as (
 
-    {{ retention.resolve_duplicates('checked', ['order_id', 'product_id'], 'quantity') }}
+    select
+        *,
+        concat(raw_row_hash, '-', cast(exact_copy_number as {{ dbt.type_string() }})) as raw_row_id,
+        case
+            when line_reason is not null then line_reason
+            when key_version_number > 1 and raw_row_hash = kept_row_hash then 'exact_duplicate'
+            when key_version_number > 1 then 'key_duplicate'
+        end as quarantine_reason
+    from numbered
 
 ),
 

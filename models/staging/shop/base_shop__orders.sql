@@ -1,4 +1,7 @@
-{#- Raw orders as text, one row per raw row; typing and checks come next. -#}
+{#-
+    Raw orders as text, one row per raw row (malformed CSV lines included), with
+    where it was loaded from; typing and checks come next.
+-#}
 with
 
 source as (
@@ -10,7 +13,8 @@ source as (
 renamed as (
 
     select
-        {{ retention.select_contract_columns(retention.raw_source('orders'), 'orders') }}
+        {{ retention.select_contract_columns(retention.raw_source('orders'), 'orders') }},
+        {{ retention.select_load_position(retention.raw_source('orders')) }}
     from source
 
 ),
@@ -19,7 +23,7 @@ hashed as (
 
     select
         *,
-        {{ retention.row_hash(retention.contract_output_columns('orders')) }} as raw_row_hash
+        {{ retention.raw_row_hash('orders') }} as raw_row_hash
     from renamed
 
 )

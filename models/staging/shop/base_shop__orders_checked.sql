@@ -19,6 +19,12 @@ typed as (
     select
         raw_row_hash,
 
+        ---------- load position (README, "Duplicates and re-sends")
+        source_file,
+        source_row,
+        source_line,
+        malformed_reason,
+
         ---------- ids
         nullif(trim(order_id), '') as order_id,
         nullif(trim(customer_id), '') as customer_id,
@@ -71,10 +77,13 @@ checked as (
     select
         *,
         case
+            when malformed_reason is not null then 'malformed_line'
             when order_id is null or customer_id is null then 'null_key'
-            when ordered_at_text is null or order_total_text is null then 'missing_value'
+            when ordered_at_text is null then 'missing_value'
             when ordered_at is null then 'unparseable_timestamp'
-            when order_total is null
+            -- order_total is optional (frequency-only exports): absent or empty is a clean order
+            -- with a null amount; text that is not a number is quarantined
+            when (order_total_text is not null and order_total is null)
                 or (discount_amount_text is not null and discount_amount is null)
                 then 'non_numeric_amount'
             when order_total < 0 or discount_amount < 0 then 'negative_amount'
@@ -87,7 +96,9 @@ checked as (
 
 resolved as (
 
-    {{ retention.resolve_duplicates('checked', ['order_id'], 'ordered_at') }}
+    {{ retention.resolve_duplicates('checked', ['order_id'], 'ordered_at', [
+        'customer_id', 'ordered_at_text', 'order_total_text', 'status', 'discount_amount_text', 'coupon_code',
+    ]) }}
 
 ),
 

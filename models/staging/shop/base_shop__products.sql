@@ -1,4 +1,7 @@
-{#- Raw products as text, one row per raw row; typing and checks come next. -#}
+{#-
+    Raw products as text, one row per raw row (malformed CSV lines included), with
+    where it was loaded from; typing and checks come next.
+-#}
 {{ config(enabled=var('enable_products')) }}
 with
 
@@ -11,7 +14,8 @@ source as (
 renamed as (
 
     select
-        {{ retention.select_contract_columns(retention.raw_source('products'), 'products') }}
+        {{ retention.select_contract_columns(retention.raw_source('products'), 'products') }},
+        {{ retention.select_load_position(retention.raw_source('products')) }}
     from source
 
 ),
@@ -20,7 +24,7 @@ hashed as (
 
     select
         *,
-        {{ retention.row_hash(retention.contract_output_columns('products')) }} as raw_row_hash
+        {{ retention.raw_row_hash('products') }} as raw_row_hash
     from renamed
 
 )

@@ -13,6 +13,12 @@ typed as (
     select
         raw_row_hash,
 
+        ---------- load position (README, "Duplicates and re-sends")
+        source_file,
+        source_row,
+        source_line,
+        malformed_reason,
+
         ---------- ids
         nullif(trim(product_id), '') as product_id,
 
@@ -33,6 +39,7 @@ checked as (
     select
         *,
         case
+            when malformed_reason is not null then 'malformed_line'
             when product_id is null then 'null_key'
             when category is null then 'missing_value'
             when price_text is not null and price is null then 'non_numeric_amount'
@@ -44,7 +51,8 @@ checked as (
 
 resolved as (
 
-    {{ retention.resolve_duplicates('checked', ['product_id'], 'price') }}
+    {#- Products have no timestamp: the later row in load order is the latest version. -#}
+    {{ retention.resolve_duplicates('checked', ['product_id'], none, ['category', 'brand', 'price_text']) }}
 
 )
 

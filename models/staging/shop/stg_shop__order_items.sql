@@ -15,6 +15,7 @@ final as (
         ---------- ids
         order_id,
         product_id,
+        line_id,
         raw_row_id,
 
         ---------- amounts

@@ -1,7 +1,10 @@
 {#-
     Every raw row that did not reach staging, with the reason. Nothing is
     dropped silently: raw rows = staging rows + rows here, per source (tested).
-    The raw row itself stays in the raw layer; `raw_row_hash` finds it.
+    The raw row itself stays in the raw layer; `raw_row_hash` finds it, and
+    for files under raw_path `source_file` and `source_row` say where it is
+    (a malformed CSV line: `source_line`, the line in the file, and
+    `malformed_reason`, what DuckDB could not read).
 -#}
 {%- set keys = {
     'orders': 'order_id',
@@ -21,7 +24,11 @@ with
             raw_row_id,
             raw_row_hash,
             {{ keys[table] }} as record_key,
-            quarantine_reason
+            quarantine_reason,
+            source_file,
+            source_row,
+            source_line,
+            malformed_reason
         from {{ ref('base_shop__' ~ table ~ '_checked') }}
         where quarantine_reason is not null
 

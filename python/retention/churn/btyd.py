@@ -163,12 +163,15 @@ def customer_lifetime_value(
 ) -> np.ndarray:
     """Gamma-Gamma spend x BG/NBD expected purchases over the horizon (undiscounted).
 
-    Customers without a repeat purchase get the population mean spend.
+    Customers without a repeat purchase get the population mean spend. A customer
+    whose spend is unknown (an order without an amount: monetary_value is NaN) gets
+    NaN, never a guess; with no amount at all, a ValueError says so.
     """
     from pymc_marketing.clv import GammaGammaModel
 
-    if "monetary_value" not in rfm.columns:
-        raise ValueError("CLV needs order amounts (monetary_value)")
+    if "monetary_value" not in rfm.columns or rfm["monetary_value"].isna().all():
+        raise ValueError("CLV needs order amounts, and no order has one (order_total)")
+    known = rfm["monetary_value"].notna().to_numpy()
     repeaters = rfm[(rfm["frequency"] > 0) & (rfm["monetary_value"] > 0)]
     if len(repeaters) < 20:
         raise ValueError(f"Gamma-Gamma needs repeat buyers with spend; found {len(repeaters)}")
@@ -181,10 +184,11 @@ def customer_lifetime_value(
             progressbar=False,
         )
         spend = gamma_gamma.expected_customer_spend(
-            data=rfm[["customer_id", "frequency", "monetary_value"]].assign(
+            data=rfm.loc[known, ["customer_id", "frequency", "monetary_value"]].assign(
                 monetary_value=lambda f: f["monetary_value"].clip(lower=0.01)
             )
         )
-    spend_per_purchase = np.asarray(spend.mean(("chain", "draw")).values, dtype=float)
+    spend_per_purchase = np.full(len(rfm), np.nan)
+    spend_per_purchase[known] = np.asarray(spend.mean(("chain", "draw")).values, dtype=float)
     expected = transaction_model.score(rfm, horizon_days).expected_purchases
     return spend_per_purchase * expected

@@ -69,6 +69,55 @@ RUN_COLUMNS = [
 ]
 
 
+# The columns (and types) of the ML tables when there is nothing to put in them: a build
+# with churn_on_insufficient_labels: skip and no champion still builds every mart over
+# them, with no rows (README, "Churn model").
+METRIC_TYPES = {
+    "n": "Int64", "base_rate": "float64", "auc": "float64", "pr_auc": "float64",
+    "lift_top_decile": "float64", "log_loss": "float64", "brier": "float64", "ece": "float64",
+    "aggregate_error": "float64", "mean_prediction": "float64", "share_above_0_99": "float64",
+}  # fmt: skip
+RECIPE_TYPES = {
+    "model_version": "string", "model_name": "string", "model_kind": "string",
+    "learner": "string", "calibration": "string", "final_rule": "string",
+}  # fmt: skip
+TABLE_COLUMNS = {
+    "evaluation": {
+        **RECIPE_TYPES, **METRIC_TYPES, "origins": "Int64",
+        **{f"{m}_{s}": "float64" for m in ("log_loss", "auc") for s in ("std", "min", "max")},
+        "validation_cutoff": "datetime64[ns]", "is_chosen": "bool", "is_shortlisted": "bool",
+        "threshold": "float64", "accuracy": "float64", "precision": "float64",
+        "recall": "float64", "f1": "float64", "true_positives": "Int64",
+        "false_positives": "Int64", "true_negatives": "Int64", "false_negatives": "Int64",
+    },
+    "origins": {
+        **RECIPE_TYPES, "origin_date": "datetime64[ns]", "calibration_cutoff": "datetime64[ns]",
+        **METRIC_TYPES,
+    },
+    "curves": {
+        "model_version": "string", "model_name": "string", "curve": "string",
+        "bucket": "Int64", "customers": "Int64", "observed_rate": "float64",
+        "mean_predicted": "float64", "lift": "float64", "cumulative_capture": "float64",
+    },
+    "importance": {
+        "scope": "string", "feature": "string", "family": "string", "importance": "float64",
+        "importance_std": "float64", "rows": "Int64", "repeats": "Int64",
+        "model_version": "string",
+    },
+}  # fmt: skip
+SCORE_COLUMNS = {
+    "customer_id": "string", "as_of_date": "datetime64[ns]", "churn_probability": "float64",
+    "risk_tier": "string", "model_version": "string", "model_name": "string",
+    "reason_1": "string", "reason_1_family": "string", "reason_2": "string",
+    "reason_2_family": "string", "reason_3": "string", "reason_3_family": "string",
+}  # fmt: skip
+
+
+def empty_frame(columns: dict[str, str]) -> pd.DataFrame:
+    """No rows, but every column with its type (DuckDB cannot make a table of no columns)."""
+    return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in columns.items()})
+
+
 def training_config(settings: dict) -> TrainingConfig:
     """Build the config from dbt model config values (which may arrive as strings)."""
     config = TrainingConfig()
@@ -187,7 +236,9 @@ def evaluation_history(registry: Registry | None = None, table: str = "evaluatio
     registry = registry or Registry()
     runs = registry.runs()
     if runs.empty:
-        return pd.DataFrame()
+        with forward_to_dbt("retention.churn"):
+            log.warning("no churn model in the registry: the %s table is empty", table)
+        return empty_frame(TABLE_COLUMNS[table])
     parts = [registry.table(v, table).assign(model_version=v) for v in runs["model_version"]]
     return pd.concat([p for p in parts if not p.empty] or [pd.DataFrame()], ignore_index=True)
 
@@ -199,10 +250,19 @@ def run_scoring(
     registry = registry or Registry()
     version = registry.champion_version()
     if version is None:
-        raise RuntimeError(
-            "No champion churn model in the registry "
-            f"({registry.root}). Build ml_churn_training first (dbt build runs it)."
-        )
+        if str(settings.get("on_insufficient_labels")) != "skip":
+            raise RuntimeError(
+                "No champion churn model in the registry "
+                f"({registry.root}). Build ml_churn_training first (dbt build runs it)."
+            )
+        with forward_to_dbt("retention.churn"):
+            log.warning(
+                "no churn scores at this as_of_date: no model was trained (too few labelled "
+                "rows, churn_on_insufficient_labels: skip) and there is no earlier champion. "
+                "Churn probabilities are null; the action list ranks on the BG/NBD baseline."
+            )
+        history = registry.score_history()
+        return history if len(history.columns) else empty_frame(SCORE_COLUMNS)
     model = registry.load_model(version)
     frame = prepare_snapshots(snapshots)
     training = frame[frame["is_label_mature"].astype(bool)]
@@ -262,12 +322,24 @@ def _run_customer_value(snapshots: pd.DataFrame, settings: dict) -> pd.DataFrame
     clv_scores = bg_nbd.score(rfm, clv_horizon)
     log.info("customer value: BG/NBD fitted and scored in %.1fs", time.perf_counter() - started)
     step = time.perf_counter()
+    unknown = int(rfm["monetary_value"].isna().sum()) if "monetary_value" in rfm else len(rfm)
     try:
         clv = customer_lifetime_value(bg_nbd, rfm, clv_horizon)
     except ValueError as error:
-        log.warning("CLV not computed: %s", error)
+        log.warning(
+            "CLV not computed: %s. CLV and revenue at risk are null; the action list values "
+            "customers by expected orders x value_per_order (README, 'Orders without amounts')",
+            error,
+        )
         clv = pd.Series([float("nan")] * len(frame))
     else:
+        if unknown:
+            log.warning(
+                "CLV null for %d of %d buyers: they have an order without an amount "
+                "(README, 'Orders without amounts')",
+                unknown,
+                len(rfm),
+            )
         log.info(
             "customer value: Gamma-Gamma CLV (%d days) in %.1fs; %d customers in %.1fs",
             clv_horizon,

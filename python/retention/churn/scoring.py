@@ -100,7 +100,12 @@ def reason_text(family: str, row: pd.Series) -> str:
         return f"returned {rate:.0%} of orders" if pd.notna(rate) else "returns or cancels orders"
     if family == "spend":
         aov = get("avg_order_value")
-        return f"spends {aov:,.2f} per order" if pd.notna(aov) else "low spend"
+        # null: an order without an amount (README, "Orders without amounts"), not low spend
+        return (
+            f"spends {aov:,.2f} per order"
+            if pd.notna(aov)
+            else "spend unknown (orders without amounts)"
+        )
     if family == "tenure":
         return f"customer for {_fmt_days(get('days_since_first_order'))} days"
     if family == "categories":

@@ -151,6 +151,45 @@ class RunContext:
 # ---------------------------------------------------------------- summary
 
 
+def amounts_note(marts: Marts) -> str | None:
+    """Why spend, CLV and revenue at risk are missing, when orders lack amounts
+    (fct_source_quality.without_amount_count; README, "Orders without amounts")."""
+    if not marts.has("fct_source_quality", "without_amount_count"):
+        return None
+    row = marts.one(
+        "select row_count, without_amount_count from marts.fct_source_quality"
+        " where source_table = 'orders' and outcome = 'clean'"
+    )
+    if not row or not row[1]:
+        return None
+    clean, missing = int(row[0]), int(row[1])
+    if missing == clean:
+        return (
+            f"No order has an amount (order_total is empty or absent on all {clean:,} clean "
+            "orders): spend features, CLV and revenue at risk are left out, and the action list "
+            "values customers by expected orders (× value_per_order when set; see value_basis)."
+        )
+    return (
+        f"{missing:,} of {clean:,} clean orders have no amount (order_total empty): the spend "
+        "features, CLV and revenue at risk of the customers who placed them are null (a total "
+        "with an unknown part is unknown), and so are the revenue totals that include them; the "
+        "action list values those customers by expected orders × value_per_order."
+    )
+
+
+def no_model_note(marts: Marts, ctx: RunContext) -> str | None:
+    """Why there are no churn scores, when no model was trained (churn_on_insufficient_labels:
+    skip and no earlier champion)."""
+    if ctx.run is not None:
+        return None
+    return (
+        "No churn model: there were too few labelled rows to train one, and the build ran with "
+        "churn_on_insufficient_labels: skip. Churn probabilities and risk tiers are null; the "
+        "action list ranks customers on the BG/NBD baseline, P(no purchase in the horizon) "
+        "(score_source)."
+    )
+
+
 def summary_section(marts: Marts, ctx: RunContext) -> Section:
     reason = _missing_reason(marts, "dim_customers")
     if reason:
@@ -217,8 +256,8 @@ def summary_section(marts: Marts, ctx: RunContext) -> Section:
             "sum of CLV × churn probability" + ("" if _missing(row["clv"]) else ""),
         )
     )
-    notes = []
-    if _missing(row["revenue_at_risk"]):
+    notes = [n for n in (no_model_note(marts, ctx), amounts_note(marts)) if n]
+    if _missing(row["revenue_at_risk"]) and not notes:
         notes.append(
             "Revenue at risk needs CLV (BG/NBD + Gamma-Gamma), which was not computed "
             "for this data."
@@ -848,10 +887,49 @@ def actions_section(marts: Marts) -> Section:
         "select count(*), sum(offer_cost), sum(expected_value) from marts.fct_retention_actions"
     )
     top = marts.df("select * from marts.fct_retention_actions order by action_rank limit 20")
+    bases = dict(
+        marts.connection.execute(
+            "select value_basis, count(*) from marts.fct_retention_actions group by 1"
+        ).fetchall()
+        if "value_basis" in marts.columns("fct_retention_actions")
+        else []
+    )
+    sources = (
+        set(
+            r[0]
+            for r in marts.connection.execute(
+                "select distinct score_source from marts.fct_retention_actions"
+            ).fetchall()
+        )
+        if "score_source" in marts.columns("fct_retention_actions")
+        else set()
+    )
+    value_text = {
+        "clv": "CLV",
+        "expected_orders_x_value_per_order": "expected orders × value per order (no CLV: "
+        "orders without amounts)",
+        "expected_orders": "expected orders only (no order has an amount and value_per_order "
+        "is not set, so no money value: ranked by expected orders saved)",
+    }
+    valued_by = "; ".join(
+        f"{value_text.get(basis, basis)} for {fmt_int(n)}" for basis, n in sorted(bases.items())
+    )
+    saved = (
+        f"for an expected {fmt_money(totals[2])} saved "
+        if not _missing(totals[2])
+        else "(no money value to sum) "
+    )
+    source_text = (
+        " P(churn) is the BG/NBD baseline, P(no purchase in the horizon): no churn model was "
+        "trained this build (too few labelled rows; churn_on_insufficient_labels: skip)."
+        if "btyd_p_no_purchase" in sources
+        else ""
+    )
     body = (
         f'<p class="note">{fmt_int(totals[0])} customers to contact within the budget: offers '
-        f"cost {fmt_money(totals[1])} for an expected {fmt_money(totals[2])} saved "
-        "(P(churn) × CLV × uplift − offer cost). Full list: marts.fct_retention_actions.</p>"
+        f"cost {fmt_money(totals[1])} {saved}"
+        "(P(churn) × customer value × uplift − offer cost). Customer value: "
+        f"{valued_by or 'CLV'}.{source_text} Full list: marts.fct_retention_actions.</p>"
         + table_html(
             top,
             {

@@ -48,8 +48,18 @@ SPEC_BY_COLUMN = {spec.column: spec for spec in FEATURE_SPECS}
 ROLE_OF = {spec.column: spec.role for spec in FEATURE_SPECS}
 
 
+def unknown_spend(frame: pd.DataFrame) -> bool:
+    """Some buyer's order value is unknown: an order without an amount (README, "Orders
+    without amounts"). A missing value of a customer without orders means no spend."""
+    if "avg_order_value" not in frame.columns or "orders_count" not in frame.columns:
+        return False
+    buyers = pd.to_numeric(frame["orders_count"], errors="coerce").fillna(0) > 0
+    return bool(pd.to_numeric(frame.loc[buyers, "avg_order_value"], errors="coerce").isna().any())
+
+
 def available_features(frame: pd.DataFrame) -> list[FeatureSpec]:
-    """The specs whose column exists, has a value and is not constant."""
+    """The specs whose column exists, has a value and is not constant. The monetary
+    feature is left out when some buyer's spend is unknown: filling it would fake it."""
     specs = []
     for spec in FEATURE_SPECS:
         if spec.column not in frame.columns:
@@ -57,6 +67,8 @@ def available_features(frame: pd.DataFrame) -> list[FeatureSpec]:
                 raise ValueError(
                     f"segmentation needs column {spec.column!r} (fct_customer_snapshots)"
                 )
+            continue
+        if spec.role == "monetary" and unknown_spend(frame):
             continue
         values = pd.to_numeric(frame[spec.column], errors="coerce")
         if values.notna().any() and values.nunique(dropna=True) > 1:

@@ -38,7 +38,12 @@ from sklearn.metrics import adjusted_rand_score, silhouette_score
 from threadpoolctl import threadpool_limits
 
 from retention import __version__
-from retention.segments.features import ROLE_OF, FeatureTransform, available_features
+from retention.segments.features import (
+    ROLE_OF,
+    FeatureTransform,
+    available_features,
+    unknown_spend,
+)
 from retention.segments.naming import (
     NAME_RULES,
     Profile,
@@ -404,6 +409,13 @@ def _fit(
             f"segmentation needs at least 2 customers at as_of_date (got {len(frame)})"
         )
     specs = available_features(frame)
+    if unknown_spend(frame):
+        log.warning(
+            "segments: spend (avg_order_value) left out - %d of %d buyers have an order "
+            "without an amount (README, 'Orders without amounts')",
+            int(frame.loc[frame["orders_count"] > 0, "avg_order_value"].isna().sum()),
+            int((frame["orders_count"] > 0).sum()),
+        )
     data_fingerprint = fingerprint(frame, [spec.column for spec in specs], settings)
     order = sample_order(frame["customer_id"], settings.seed)
     sample = frame.iloc[order[: settings.fit_sample_size]].reset_index(drop=True)
