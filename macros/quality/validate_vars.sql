@@ -15,7 +15,9 @@
             'min_group_size': 1, 'contact_cooldown_days': 0, 'cohort_max_weeks': 1,
             'cohort_max_months': 1, 'recommendations_per_customer': 1,
             'recommendation_popularity_days': 1, 'recommendation_min_pair_customers': 1,
-            'churn_seed': 0, 'churn_validation_origins': 1, 'churn_btyd_max_fit_customers': 100,
+            'recommendation_horizon_days': 1, 'recommendation_validation_cutoffs': 1,
+            'churn_seed': 0, 'recommendation_seed': 0, 'churn_validation_origins': 1,
+            'churn_btyd_max_fit_customers': 100,
         } -%}
         {%- for name, minimum in minimums.items() -%}
             {%- set value = var(name) -%}
@@ -59,6 +61,8 @@
             'churn_candidates': ['logistic_regression', 'hist_gradient_boosting', 'keras_mlp',
                                  'ensemble_mean', 'knn', 'linear_svm', 'random_forest'],
             'recommendation_risk_tiers': ['high', 'medium', 'low'],
+            'recommendation_candidates': ['popularity_global', 'popularity_category', 'popularity_recent',
+                                          'co_occurrence', 'als', 'buy_again', 'blend'],
         } -%}
         {%- set extras = var('churn_report_only_candidates') -%}
         {%- if extras is string or extras is not iterable
@@ -85,6 +89,7 @@
             'churn_calibration': ['auto', 'none', 'prior_shift', 'sigmoid', 'isotonic', 'btyd_blend'],
             'churn_final_model': ['auto', 'refit', 'validated'],
             'churn_on_insufficient_labels': ['error', 'skip'],
+            'recommend_owned_products': ['learned', 'always', 'never'],
         } -%}
         {%- for name, allowed in words.items() -%}
             {%- if var(name) not in allowed -%}
@@ -94,7 +99,9 @@
         {%- endfor -%}
         {#- ---------- switches: the string 'false' would count as true -#}
         {%- for name in ['enable_customers', 'enable_order_items', 'enable_products', 'enable_events',
-                         'enable_contacts', 'churn_use_btyd', 'churn_score_all_candidates', 'publish_marts'] -%}
+            'recommendation_horizon_days': 1, 'recommendation_validation_cutoffs': 1,
+            'churn_seed': 0, 'recommendation_seed': 0, 'churn_validation_origins': 1,
+            'churn_btyd_max_fit_customers': 100,
             {%- if var(name) is not boolean -%}
                 {%- do problems.append(name ~ ' must be true or false, unquoted (got ' ~ var(name) ~ ')') -%}
             {%- endif -%}

@@ -1,23 +1,17 @@
 {#-
     One row per customer x product ordered before as_of_date, in a completed
-    or a returned order: what the customer already has (recommendations never
-    offer it again) and what they bought (co-occurrence and popularity use
-    completed orders only). Cancelled orders are not purchases.
+    or a returned order: what the customer already has (the
+    recommend_owned_products rule and its test read it). Built from the
+    recommenders' purchase log (int_customer_product_days_aggregated), so what
+    counts as a purchase is defined once. Cancelled orders are not purchases.
 -#}
 {{ config(enabled=var('enable_order_items')) }}
 
 with
 
-order_items as (
+product_days as (
 
-    select * from {{ ref('stg_shop__order_items') }}
-
-),
-
-orders as (
-
-    select * from {{ ref('stg_shop__orders') }}
-    where is_completed or is_returned
+    select * from {{ ref('int_customer_product_days_aggregated') }}
 
 ),
 
@@ -34,39 +28,23 @@ as_of as (
 
 ),
 
-order_lines as (
-
-    select
-        orders.customer_id,
-        order_items.product_id,
-        orders.order_id,
-        orders.ordered_date,
-        orders.is_completed,
-        order_items.quantity,
-        as_of.as_of_date
-    from order_items
-    inner join orders
-        on order_items.order_id = orders.order_id
-    cross join as_of
-    where orders.ordered_date < as_of.as_of_date
-
-),
-
 final as (
 
+    {#- An order has one date, so summing the per-day distinct counts counts
+        each order once. -#}
     select
-        customer_id,
-        product_id,
-        as_of_date,
-        cast(count(distinct case when is_completed then order_id end) as {{ dbt.type_bigint() }})
-            as completed_orders,
-        cast(count(distinct case when not is_completed then order_id end) as {{ dbt.type_bigint() }})
-            as returned_orders,
-        cast(sum(case when is_completed then quantity else 0 end) as {{ dbt.type_bigint() }})
-            as quantity_purchased,
-        min(case when is_completed then ordered_date end) as first_purchased_date,
-        max(case when is_completed then ordered_date end) as last_purchased_date
-    from order_lines
+        product_days.customer_id,
+        product_days.product_id,
+        as_of.as_of_date,
+        cast(sum(product_days.completed_orders) as {{ dbt.type_bigint() }}) as completed_orders,
+        cast(sum(product_days.returned_orders) as {{ dbt.type_bigint() }}) as returned_orders,
+        cast(sum(product_days.quantity_purchased) as {{ dbt.type_bigint() }}) as quantity_purchased,
+        min(case when product_days.completed_orders > 0 then product_days.purchased_date end)
+            as first_purchased_date,
+        max(case when product_days.completed_orders > 0 then product_days.purchased_date end)
+            as last_purchased_date
+    from product_days
+    cross join as_of
     group by 1, 2, 3
 
 )

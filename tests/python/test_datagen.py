@@ -144,8 +144,10 @@ def test_parquet_layout_and_types(tmp_path: Path) -> None:
     ) == ("decimal128(12, 2)")
     assert orders["order_id"].is_unique
     assert sorted(p.name for p in (root / "ground_truth").iterdir()) == [
+        "customer_staples_truth",
         "customers_truth",
         "generation_params.json",
+        "products_truth",
     ]
     # with defects every column is a string
     dirty = make_dataset(tmp_path / "dirty", customers=1000, format="parquet", defect_rate=0.02)
@@ -382,6 +384,112 @@ def test_channel_shifts_loyalty(truth: pd.DataFrame, clean: dict[str, pd.DataFra
     assert dropout["email"] < dropout["paid_social"]
 
 
+# --------------------------------------------------------------------------- product structure
+@pytest.fixture(scope="module")
+def products_truth(clean_dir: Path) -> pd.DataFrame:
+    return pd.read_csv(clean_dir / "ground_truth" / "products_truth.csv", keep_default_na=False)
+
+
+@pytest.fixture(scope="module")
+def staples_truth(clean_dir: Path) -> pd.DataFrame:
+    return pd.read_csv(clean_dir / "ground_truth" / "customer_staples_truth.csv")
+
+
+@pytest.fixture(scope="module")
+def purchases(clean: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Completed order lines with customer and time."""
+    orders = clean["orders"].assign(t=lambda d: parse_ts(d["ordered_at"]))
+    lines = clean["order_items"].merge(
+        orders[["order_id", "customer_id", "t", "status"]], on="order_id"
+    )
+    return lines[lines["status"] == "completed"]
+
+
+def test_product_truth_describes_every_product(
+    clean: dict[str, pd.DataFrame], products_truth: pd.DataFrame
+) -> None:
+    products = clean["products"]
+    assert list(products_truth["product_id"]) == list(products["product_id"])
+    assert (products_truth["category"] == products["category"]).all()
+    staple_categories = set(products_truth.loc[products_truth["is_staple"], "category"])
+    assert staple_categories <= {"grocery", "beauty", "home", "sports"}
+    assert "grocery" in staple_categories
+    partners = products_truth["complement_product_id"]
+    assert set(partners[partners != ""]) <= set(products["product_id"])
+    assert 0.25 < (partners != "").mean() < 0.45
+    launched = products_truth["launched_at"] != ""
+    assert 0.1 < launched.mean() < 0.3
+    groups = products_truth[products_truth["substitute_group"] != ""].groupby("substitute_group")
+    assert groups["category"].nunique().eq(1).all()  # substitutes share a category
+    assert groups.size().between(2, 4).all()
+
+
+def test_nothing_is_bought_or_viewed_before_its_launch(
+    clean: dict[str, pd.DataFrame], products_truth: pd.DataFrame, purchases: pd.DataFrame
+) -> None:
+    launch = parse_ts(products_truth.set_index("product_id")["launched_at"].replace("", None))
+    assert launch.notna().sum() > 50
+    bought_at = purchases["product_id"].map(launch)
+    assert not (purchases["t"] < bought_at).any()
+    views = clean["events"][clean["events"]["product_id"] != ""]
+    viewed_at = parse_ts(views["event_at"])
+    assert not (viewed_at < views["product_id"].map(launch)).any()
+    # new arrivals sell most right after launch (the buzz), so recent popularity differs
+    since = (purchases["t"] - bought_at).dt.days
+    first = ((since >= 0) & (since < 45)).sum() / 45
+    later = ((since >= 45) & (since < 135)).sum() / 90
+    assert first > 1.5 * later
+
+
+def test_staples_are_bought_again_and_on_their_cycle(
+    purchases: pd.DataFrame, staples_truth: pd.DataFrame
+) -> None:
+    days = purchases.assign(day=purchases["t"].dt.floor("D"))
+    days = days.drop_duplicates(["customer_id", "product_id", "day"])
+    per_pair = days.groupby(["customer_id", "product_id"])["day"].agg(["size", "min", "max"])
+    staple_keys = pd.MultiIndex.from_frame(staples_truth[["customer_id", "product_id"]])
+    is_staple = per_pair.index.isin(staple_keys)
+    assert is_staple.sum() > 300
+    # a customer's staples are bought again far more often than their other products
+    repeat = per_pair["size"] >= 2
+    assert repeat[is_staple].mean() > 4 * repeat[~is_staple].mean()
+    # and not faster than their cycle: the mean gap is at least ~the personal cycle
+    cycle = staples_truth.set_index(["customer_id", "product_id"])["cycle_days"]
+    often = per_pair[is_staple & (per_pair["size"] >= 3)]
+    gap = (often["max"] - often["min"]).dt.days / (often["size"] - 1)
+    assert len(often) > 30
+    assert (gap >= 0.8 * cycle.reindex(often.index)).mean() > 0.9
+
+
+def test_complements_are_bought_by_the_same_customers(
+    purchases: pd.DataFrame, products_truth: pd.DataFrame
+) -> None:
+    partner = products_truth.set_index("product_id")["complement_product_id"]
+    partner = partner[partner != ""]
+    bought = purchases.groupby("customer_id")["product_id"].apply(set)
+    buyers = purchases.groupby("product_id")["customer_id"].nunique()
+    n = bought.size
+    with_partner, base = [], []
+    for product, other in partner.items():
+        has = bought[bought.map(lambda s, p=product: p in s)]
+        if len(has) >= 10 and other in buyers.index:
+            with_partner.append(has.map(lambda s, o=other: o in s).mean())
+            base.append(buyers[other] / n)
+    assert len(with_partner) > 30
+    assert np.mean(with_partner) > 5 * np.mean(base)
+
+
+def test_substitutes_are_bought_one_or_the_other(
+    purchases: pd.DataFrame, products_truth: pd.DataFrame
+) -> None:
+    group = products_truth.set_index("product_id")["substitute_group"]
+    lines = purchases.assign(group=purchases["product_id"].map(group))
+    lines = lines[lines["group"] != ""]
+    members = lines.groupby(["customer_id", "group"])["product_id"].nunique()
+    assert len(members) > 500
+    assert (members >= 2).mean() < 0.1
+
+
 # --------------------------------------------------------------------------- defects
 @pytest.fixture(scope="module")
 def dirty(defect_dir: Path) -> dict[str, pd.DataFrame]:
@@ -552,8 +660,10 @@ def test_cli_generate_truth_dir_and_progress(tmp_path: Path) -> None:
     result = subprocess.run(cmd, capture_output=True, text=True, check=True)
     assert "100%" in result.stderr  # the progress bar goes to stderr
     assert sorted(p.name for p in (tmp_path / "t").iterdir()) == [
+        "customer_staples_truth.csv",
         "customers_truth.csv",
         "generation_params.json",
+        "products_truth.csv",
     ]
 
 

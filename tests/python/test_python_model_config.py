@@ -25,6 +25,8 @@ PYTHON_MODELS = {
     "ml_customer_value": "churn",
     "ml_customer_segments": "segments",
     "ml_churn_monitoring": "monitoring",
+    "ml_recommendation_evaluation": "recommend",
+    "ml_product_recommendations": "recommend",
     "publish_marts": "publish",
 }
 
@@ -41,6 +43,8 @@ def compiled(tmp_path_factory) -> dict[str, dict]:
             "churn_horizon_days": 60,
             "clv_horizon_days": 123,
             "segment_k_max": 5,
+            "recommend_owned_products": "never",
+            "recommendation_horizon_days": 21,
             "publish_path": str(work / "published"),
         },
     )
@@ -65,5 +69,9 @@ def test_var_overrides_reach_the_models(compiled):
         assert int(churn["clv_horizon_days"]) == 123, model
     assert int(compiled["ml_customer_segments"]["segments"]["k_max"]) == 5
     assert int(compiled["ml_churn_monitoring"]["monitoring"]["horizon_days"]) == 60
+    for model in ("ml_recommendation_evaluation", "ml_product_recommendations"):
+        recommend = compiled[model]["recommend"]
+        assert recommend["owned_products"] == "never", model
+        assert int(recommend["horizon_days"]) == 21, model
     assert Path(compiled["publish_marts"]["publish"]["root"]).name == "published"
     assert not Path(compiled["publish_marts"]["publish"]["root"]).is_relative_to(REPO_ROOT)

@@ -23,8 +23,9 @@
     'fct_retention_actions',
     'metricflow_time_spine',
 ] -%}
-{%- if var('enable_order_items') and var('enable_products') -%}
+{%- if var('enable_recommendations') and var('enable_order_items') and var('enable_products') -%}
     {%- do marts.append('fct_product_recommendations') -%}
+    {%- do marts.append('fct_recommendation_evaluation') -%}
 {%- endif -%}
 
 with

@@ -42,6 +42,7 @@ class Catalog:
     brand: np.ndarray  # int32 index into brand_names
     brand_names: list[str]
     price_cents: np.ndarray  # int64
+    popularity: np.ndarray  # float64 lognormal weight: how often the product is picked
     sorted_products: np.ndarray  # product indices sorted by category
     sorted_keys: np.ndarray  # category + cumulative popularity share within the category
 
@@ -91,6 +92,7 @@ class Catalog:
             brand=brand,
             brand_names=brand_names,
             price_cents=price_cents,
+            popularity=popularity,
             sorted_products=order.astype(np.int32),
             sorted_keys=cat_sorted + within,
         )

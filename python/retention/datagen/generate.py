@@ -29,8 +29,10 @@ from retention.datagen.tables import (
     IdWidths,
     as_strings,
     chunk_tables,
+    customer_staples_truth_table,
     customers_truth_table,
     products_table,
+    products_truth_table,
 )
 from retention.datagen.timeline import Window
 from retention.datagen.writer import CsvSink, ParquetSink, Sink
@@ -162,6 +164,8 @@ def generate(config: GeneratorConfig) -> GenerationSummary:
     products = products_table(catalog, widths)
     product_ids = products.column("product_id").combine_chunks()
     emit("products", products, [(0, products.num_rows)])
+    if truth_sink is not None:
+        truth_sink.write("products_truth", products_truth_table(ctx.assortment, widths))
 
     counters = Counters()
     blocks_per_chunk = config.blocks_per_chunk
@@ -182,6 +186,9 @@ def generate(config: GeneratorConfig) -> GenerationSummary:
         tables = chunk_tables(data, counters, widths, product_ids)
         if truth_sink is not None:
             truth_sink.write("customers_truth", customers_truth_table(data, widths))
+            truth_sink.write(
+                "customer_staples_truth", customer_staples_truth_table(data, widths, product_ids)
+            )
         del data
         for name in ("customers", "orders", "order_items", "events"):
             emit(name, tables.pop(name), segments[name])

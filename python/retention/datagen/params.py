@@ -51,6 +51,23 @@ TRUTH_CUSTOMER_COLUMNS: tuple[str, ...] = (
     "session_rate_per_day",
     "fade_window_days",
 )
+TRUTH_PRODUCT_COLUMNS: tuple[str, ...] = (
+    "product_id",
+    "category",
+    "popularity_weight",
+    "launched_at",
+    "is_staple",
+    "staple_cycle_days",
+    "substitute_group",
+    "complement_product_id",
+)
+TRUTH_STAPLE_COLUMNS: tuple[str, ...] = (
+    "customer_id",
+    "product_id",
+    "cycle_days",
+    "adopted_at",
+    "dropped_at",
+)
 TRUTH_DEFECT_COLUMNS: tuple[str, ...] = (
     "table",
     "defect_row_number",
@@ -107,19 +124,23 @@ class Category:
     price_median: float
     price_sigma: float
     quantity_extra: float  # mean of the Poisson added to quantity 1 (groceries come in multiples)
+    # product structure (datagen/assortment.py)
+    staple_share: float = 0.0  # share of the category's products that are staples
+    staple_cycle_days: float = 0.0  # median repurchase cycle of its staples
+    complement_category: str = ""  # where its products' complements come from ("" = itself)
 
 
 CATEGORIES: tuple[Category, ...] = (
     Category("electronics", 0.12, 95.0, 0.85, 0.05),
-    Category("books", 0.14, 14.0, 0.40, 0.15),
-    Category("home", 0.12, 38.0, 0.70, 0.10),
-    Category("beauty", 0.10, 19.0, 0.50, 0.30),
-    Category("fashion", 0.16, 42.0, 0.60, 0.10),
-    Category("sports", 0.08, 48.0, 0.70, 0.10),
-    Category("toys", 0.07, 24.0, 0.60, 0.15),
-    Category("grocery", 0.09, 7.5, 0.50, 1.20),
-    Category("garden", 0.05, 32.0, 0.70, 0.10),
-    Category("music", 0.07, 17.0, 0.45, 0.05),
+    Category("books", 0.14, 14.0, 0.40, 0.15, complement_category="music"),
+    Category("home", 0.12, 38.0, 0.70, 0.10, 0.15, 45.0, complement_category="garden"),
+    Category("beauty", 0.10, 19.0, 0.50, 0.30, 0.45, 35.0),
+    Category("fashion", 0.16, 42.0, 0.60, 0.10, complement_category="beauty"),
+    Category("sports", 0.08, 48.0, 0.70, 0.10, 0.10, 30.0, complement_category="fashion"),
+    Category("toys", 0.07, 24.0, 0.60, 0.15, complement_category="books"),
+    Category("grocery", 0.09, 7.5, 0.50, 1.20, 0.60, 14.0),
+    Category("garden", 0.05, 32.0, 0.70, 0.10, complement_category="home"),
+    Category("music", 0.07, 17.0, 0.45, 0.05, complement_category="electronics"),
 )
 
 #: ISO-2 country -> weight.
@@ -209,8 +230,11 @@ class ModelParams:
     purchase_page_views: float = 1.2  # Poisson mean (scaled by events_scale)
     purchase_search_prob: float = 0.30  # (scaled by events_scale)
     purchase_extra_views: float = 1.0  # product views of products not bought (scaled)
-    items_extra: float = 0.5  # distinct products per order = 1 + Poisson(.), capped
-    items_max: int = 6
+    items_extra: float = (
+        0.7  # new (non-staple, non-complement) picks per order = Poisson(.), capped
+    )
+    items_max: int = 6  # at most this many new picks; an order with nothing else gets one
+    basket_max: int = 10  # distinct products per order, all sources together
     preferred_share: float = 0.75  # share of product picks from the preferred categories
     event_gap_median_s: float = 35.0  # gaps between events in a session: lognormal
     event_gap_sigma: float = 0.9
@@ -227,11 +251,30 @@ class ModelParams:
     spring_coupon_prob: float = 0.12  # Mar 15 .. Apr 30
     summer_coupon_prob: float = 0.08  # July
     # --- catalogue
-    products_per_customer: float = 0.2  # catalogue size = clip(N * this, min, max)
+    products_per_customer: float = 0.5  # catalogue size = clip(N * this, min, max)
     products_min: int = 200
     products_max: int = 20000
     brands_per_category: int = 8
     popularity_sigma: float = 1.2  # lognormal product popularity
+    # --- product structure (datagen/assortment.py; docs/demo_data.md, "Product structure")
+    staples_base: float = 0.3  # staples per customer ~ Poisson(base + per_preferred * k), where k
+    staples_per_preferred: float = 1.5  # = preferred categories that have staples
+    staples_max: int = 6
+    taste_power: float = 0.3  # staples and complement partners are drawn by popularity ** this
+    staple_cycle_sigma: float = 0.3  # lognormal spread of a product's and a customer's cycle
+    staple_adopt_at_signup: float = 0.4  # share of staples a customer has from sign-up on
+    staple_adoption_days: float = 120.0  # else adopted Exponential(mean) days after sign-up
+    staple_lifetime_days: float = 365.0  # a staple is dropped Exponential(mean) days after adoption
+    staple_restock_prob: float = 0.8  # a staple that ran out is in the next order with this prob.
+    complement_share: float = 0.4  # products with a complement (another product that goes with it)
+    complement_same_order_prob: float = 0.2  # the complement is in the same order
+    complement_next_order_prob: float = 0.45  # ... or in the next one, if within the window below
+    complement_window_days: float = 60.0
+    substitute_share: float = 0.5  # products in a substitute group of 2-4 (one or the other)
+    substitute_loyalty: float = 0.9  # a pick in a group goes to the customer's own member
+    launch_share: float = 0.2  # products launched during the window (not orderable before)
+    launch_buzz_days: float = 45.0  # new arrivals get extra picks for this long after launch
+    new_arrival_prob: float = 0.15  # a pick goes to a product launched in the last buzz days
     # --- time-zone offsets (valid data, only written when defect_rate > 0)
     tz_offset_share: float = 0.01
     # --- seasonality profiles

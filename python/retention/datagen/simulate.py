@@ -25,6 +25,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from retention.datagen.assortment import Assortment, Shoppers
 from retention.datagen.catalog import Catalog
 from retention.datagen.params import (
     CATEGORIES,
@@ -70,6 +71,7 @@ class SimContext:
     window: Window
     model: ModelParams
     catalog: Catalog
+    assortment: Assortment
     events_scale: float
     signup_grid: IntensityGrid
     browse_grid: IntensityGrid
@@ -78,13 +80,22 @@ class SimContext:
 
     @classmethod
     def build(
-        cls, seed: int, window: Window, model: ModelParams, catalog: Catalog, events_scale: float
+        cls,
+        seed: int,
+        window: Window,
+        model: ModelParams,
+        catalog: Catalog,
+        events_scale: float,
+        assortment: Assortment | None = None,
     ) -> SimContext:
+        if assortment is None:
+            assortment = Assortment.build(structure_rng(seed), seed, catalog, window, model)
         return cls(
             seed=seed,
             window=window,
             model=model,
             catalog=catalog,
+            assortment=assortment,
             events_scale=events_scale,
             signup_grid=IntensityGrid(window, model.signup_season),
             browse_grid=IntensityGrid(window, model.browse_season),
@@ -111,6 +122,10 @@ class BlockData:
     session_rate: np.ndarray  # float64 browsing sessions/day (before seasonality and fading)
     fade_days: np.ndarray  # float64 length of the fading window before death
     pref: np.ndarray  # int8 (n, 3) preferred categories, -1 = unused slot
+    staple_product: np.ndarray  # int32 (n, staples_max) the customer's staples, -1 = none
+    staple_cycle_days: np.ndarray  # float64 (n, staples_max) their personal cycles
+    staple_adopted: np.ndarray  # int64 (n, staples_max) epoch seconds
+    staple_dropped: np.ndarray  # int64 (n, staples_max) epoch seconds
     death: np.ndarray  # int64 epoch seconds of dropout, -1 = alive at end
     # sessions
     sess_customer: np.ndarray  # int32
@@ -179,6 +194,13 @@ def block_rng(seed: int, block_index: int) -> np.random.Generator:
     return np.random.default_rng([seed, 1, block_index])
 
 
+def structure_rng(seed: int, block_index: int | None = None) -> np.random.Generator:
+    """The product structure's streams: the catalogue's (no block) and each block's baskets."""
+    if block_index is None:
+        return np.random.default_rng([seed, 3])
+    return np.random.default_rng([seed, 4, block_index])
+
+
 # --------------------------------------------------------------------------- sessions
 @dataclass
 class _Sessions:
@@ -190,6 +212,7 @@ class _Sessions:
     gaps: np.ndarray  # int64, one per event, 0 for the first event of a session
     is_purchase: np.ndarray  # bool
     item_views: np.ndarray  # int32: the first product views are of these many bought items
+    basket: np.ndarray  # int64: the order's basket (Assortment.baskets), -1 = browsing
 
     @property
     def n_events(self) -> np.ndarray:
@@ -220,6 +243,7 @@ class _Sessions:
             gaps=self.gaps[ev_idx],
             is_purchase=self.is_purchase[idx],
             item_views=self.item_views[idx],
+            basket=self.basket[idx],
         )
 
     @staticmethod
@@ -231,6 +255,7 @@ class _Sessions:
             gaps=np.concatenate([a.gaps, b.gaps]),
             is_purchase=np.concatenate([a.is_purchase, b.is_purchase]),
             item_views=np.concatenate([a.item_views, b.item_views]),
+            basket=np.concatenate([a.basket, b.basket]),
         )
 
 
@@ -247,11 +272,14 @@ def _event_gaps(rng: np.random.Generator, n_ev: np.ndarray, model: ModelParams) 
 
 
 def _purchase_sessions(
-    rng: np.random.Generator, customer: np.ndarray, start: np.ndarray, ctx: SimContext
+    rng: np.random.Generator,
+    customer: np.ndarray,
+    start: np.ndarray,
+    n_items: np.ndarray,
+    ctx: SimContext,
 ) -> _Sessions:
     m, scale, n = ctx.model, ctx.events_scale, len(customer)
     counts = np.zeros((n, 6), dtype=np.int32)
-    n_items = np.minimum(1 + rng.poisson(m.items_extra, n), m.items_max)
     counts[:, _C_PAGE] = rng.poisson(m.purchase_page_views * scale, n)
     counts[:, _C_SEARCH] = rng.random(n) < min(1.0, m.purchase_search_prob * scale)
     item_views = rng.binomial(n_items, min(1.0, scale)).astype(np.int32)
@@ -260,7 +288,8 @@ def _purchase_sessions(
     counts[:, _C_CHECKOUT] = 1
     counts[:, _C_PURCHASE] = 1
     gaps = _event_gaps(rng, counts.sum(axis=1), m)
-    return _Sessions(customer, start, counts, gaps, np.ones(n, dtype=bool), item_views)
+    basket = np.arange(n, dtype=np.int64)
+    return _Sessions(customer, start, counts, gaps, np.ones(n, dtype=bool), item_views, basket)
 
 
 def _browse_sessions(
@@ -276,7 +305,8 @@ def _browse_sessions(
     counts[:, _C_CHECKOUT] = cart & (rng.random(n) < m.browse_checkout_prob)
     gaps = _event_gaps(rng, counts.sum(axis=1), m)
     no_items = np.zeros(n, dtype=np.int32)
-    return _Sessions(customer, start, counts, gaps, np.zeros(n, dtype=bool), no_items)
+    no_basket = np.full(n, -1, dtype=np.int64)
+    return _Sessions(customer, start, counts, gaps, np.zeros(n, dtype=bool), no_items, no_basket)
 
 
 def _sort_sessions(s: _Sessions) -> _Sessions:
@@ -326,6 +356,7 @@ def _rank_within(groups: np.ndarray) -> np.ndarray:
 def simulate_block(ctx: SimContext, block_index: int, first_num: int, n: int) -> BlockData:
     """Simulate customers ``first_num .. first_num + n - 1`` (block ``block_index``)."""
     rng = block_rng(ctx.seed, block_index)
+    srng = structure_rng(ctx.seed, block_index)
     m, w = ctx.model, ctx.window
     start_ts, end_ts = w.start_ts, w.end_ts
     last_start = end_ts - SESSION_LATEST_START_BEFORE_END
@@ -363,15 +394,25 @@ def simulate_block(ctx: SimContext, block_index: int, first_num: int, n: int) ->
     cust_p = np.repeat(np.arange(n, dtype=np.int32), n_poisson)
     t_p = grid.sample(rng, signup[cust_p], np.full(cust_p.size, last_start, dtype=np.int64))
     cust_f = np.flatnonzero(buys_at_signup).astype(np.int32)
-    purchases = _purchase_sessions(
-        rng, np.concatenate([cust_p, cust_f]), np.concatenate([t_p, signup[cust_f]]), ctx
+    ord_cust = np.concatenate([cust_p, cust_f])
+    ord_start = np.concatenate([t_p, signup[cust_f]])
+    by_time = np.lexsort((ord_start, ord_cust))
+    ord_cust, ord_start = ord_cust[by_time], ord_start[by_time]
+    # ---- dropout: the customer dies right after the D-th purchase (BG/NBD)
+    alive = _rank_within(ord_cust) < n_dropout[ord_cust]
+    ord_cust, ord_start = ord_cust[alive], ord_start[alive]
+    # ---- what each order holds: staples, complements, new picks (datagen/assortment.py)
+    shoppers = Shoppers(
+        number=np.arange(first_num, first_num + n, dtype=np.int64),
+        pref=pref,
+        n_pref=n_pref,
+        signup=signup,
     )
-    purchases = _sort_sessions(purchases)
+    staples = ctx.assortment.staples(srng, shoppers)
+    baskets = ctx.assortment.baskets(srng, shoppers, staples, ord_cust, ord_start)
+    purchases = _purchase_sessions(rng, ord_cust, ord_start, baskets.n_items, ctx)
     _spread_purchases(purchases, m.session_min_gap_s)
     purchases = purchases.take(np.flatnonzero(purchases.end <= end_ts))
-    # ---- dropout: the customer dies right after the D-th purchase (BG/NBD)
-    rank = _rank_within(purchases.customer)
-    purchases = purchases.take(np.flatnonzero(rank < n_dropout[purchases.customer]))
     rank = _rank_within(purchases.customer)
     fatal = rank == n_dropout[purchases.customer] - 1
     death = np.full(n, -1, dtype=np.int64)
@@ -412,23 +453,27 @@ def simulate_block(ctx: SimContext, block_index: int, first_num: int, n: int) ->
     first_ev = np.cumsum(n_ev) - n_ev
     ev_time = sessions.start[ev_session] + cs - cs[first_ev][ev_session]
 
-    # products viewed and bought (biased to preferred categories); abandoned carts hold a
-    # product viewed in the session, bought items were viewed first (subject to events_scale)
-    def pick_products(customer: np.ndarray) -> np.ndarray:
-        from_pref = rng.random(customer.size) < m.preferred_share
-        slot = (rng.random(customer.size) * n_pref[customer]).astype(np.int64)
-        any_cat = rng.choice(len(CATEGORIES), customer.size, p=cat_w / cat_w.sum())
-        return ctx.catalog.pick(rng, np.where(from_pref, pref[customer, slot], any_cat))
+    # products viewed (biased to preferred categories, launched, own substitutes); the carts
+    # of a purchase session are its order's basket, an abandoned cart holds a product viewed
+    # in the session, and bought items were viewed first (subject to events_scale)
+    def pick_products(session: np.ndarray) -> np.ndarray:
+        customer = sessions.customer[session]
+        categories = ctx.assortment.categories(rng, shoppers, customer)
+        return ctx.assortment.pick(
+            rng, shoppers.number[customer], categories, sessions.start[session]
+        )
 
     n_views = counts[:, _C_VIEW]
     view_sess = np.repeat(np.arange(n_sess, dtype=np.int32), n_views)
-    view_product = pick_products(sessions.customer[view_sess])
+    view_product = pick_products(view_sess)
     n_carts = counts[:, _C_CART]
     cart_sess = np.repeat(np.arange(n_sess, dtype=np.int32), n_carts)
-    cart_product = pick_products(sessions.customer[cart_sess])
     view_first = np.cumsum(n_views) - n_views
     cart_rank = _rank_within(cart_sess)
     bought = sessions.is_purchase[cart_sess]
+    cart_product = np.zeros(cart_sess.size, dtype=np.int32)
+    basket = sessions.basket[cart_sess[bought]]
+    cart_product[bought] = baskets.product[baskets.first[basket] + cart_rank[bought]]
     random_view = (rng.random(cart_sess.size) * n_views[cart_sess]).astype(np.int64)
     browsed = ~bought
     cart_product[browsed] = view_product[view_first[cart_sess[browsed]] + random_view[browsed]]
@@ -478,6 +523,10 @@ def simulate_block(ctx: SimContext, block_index: int, first_num: int, n: int) ->
         session_rate=session_rate,
         fade_days=fade_days,
         pref=pref,
+        staple_product=staples.product,
+        staple_cycle_days=staples.cycle_days,
+        staple_adopted=staples.adopted,
+        staple_dropped=staples.dropped,
         death=death,
         sess_customer=sessions.customer,
         ev_session=ev_session,

@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from retention.datagen.assortment import Assortment
 from retention.datagen.catalog import Catalog
 from retention.datagen.params import (
     ARCHETYPES,
@@ -26,6 +27,8 @@ from retention.datagen.params import (
     ORDER_STATUSES,
     TABLE_COLUMNS,
     TRUTH_CUSTOMER_COLUMNS,
+    TRUTH_PRODUCT_COLUMNS,
+    TRUTH_STAPLE_COLUMNS,
 )
 from retention.datagen.simulate import BlockData
 
@@ -222,6 +225,44 @@ def customers_truth_table(data: BlockData, widths: IdWidths) -> pa.Table:
         "fade_window_days": pa.array(data.fade_days),
     }
     assert tuple(columns) == TRUTH_CUSTOMER_COLUMNS
+    return pa.table(columns)
+
+
+def products_truth_table(assortment: Assortment, widths: IdWidths) -> pa.Table:
+    """Ground truth of the product structure (datagen/assortment.py)."""
+    catalog = assortment.catalog
+    ids = format_ids("p", np.arange(1, catalog.size + 1), widths.product)
+    launched = np.where(assortment.launch >= assortment.origin, assortment.launch, -1)
+    group = assortment.group
+    columns = {
+        "product_id": ids,
+        "category": labels(catalog.category, [c.name for c in CATEGORIES]),
+        "popularity_weight": pa.array(catalog.popularity),
+        "launched_at": format_timestamps(launched),
+        "is_staple": pa.array(assortment.is_staple),
+        "staple_cycle_days": pa.array(assortment.cycle_days, mask=~assortment.is_staple),
+        "substitute_group": pa.array(group, type=pa.int32(), mask=group < 0),
+        "complement_product_id": pc.take(
+            ids, pa.array(assortment.complement, mask=assortment.complement < 0)
+        ),
+    }
+    assert tuple(columns) == TRUTH_PRODUCT_COLUMNS
+    return pa.table(columns)
+
+
+def customer_staples_truth_table(
+    data: BlockData, widths: IdWidths, product_ids: pa.Array
+) -> pa.Table:
+    """One row per customer x staple: the personal cycle, adoption and drop times."""
+    row, slot = np.nonzero(data.staple_product >= 0)
+    columns = {
+        "customer_id": format_ids("c", data.customer_num[row], widths.customer),
+        "product_id": pc.take(product_ids, pa.array(data.staple_product[row, slot])),
+        "cycle_days": pa.array(data.staple_cycle_days[row, slot]),
+        "adopted_at": format_timestamps(data.staple_adopted[row, slot]),
+        "dropped_at": format_timestamps(data.staple_dropped[row, slot]),
+    }
+    assert tuple(columns) == TRUTH_STAPLE_COLUMNS
     return pa.table(columns)
 
 
