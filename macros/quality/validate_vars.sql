@@ -99,9 +99,8 @@
         {%- endfor -%}
         {#- ---------- switches: the string 'false' would count as true -#}
         {%- for name in ['enable_customers', 'enable_order_items', 'enable_products', 'enable_events',
-            'recommendation_horizon_days': 1, 'recommendation_validation_cutoffs': 1,
-            'churn_seed': 0, 'recommendation_seed': 0, 'churn_validation_origins': 1,
-            'churn_btyd_max_fit_customers': 100,
+                         'enable_contacts', 'churn_use_btyd', 'churn_score_all_candidates',
+                         'publish_marts', 'enable_recommendations'] -%}
             {%- if var(name) is not boolean -%}
                 {%- do problems.append(name ~ ' must be true or false, unquoted (got ' ~ var(name) ~ ')') -%}
             {%- endif -%}
