@@ -16,7 +16,8 @@
             'cohort_max_months': 1, 'recommendations_per_customer': 1,
             'recommendation_popularity_days': 1, 'recommendation_min_pair_customers': 1,
             'recommendation_horizon_days': 1, 'recommendation_validation_cutoffs': 1,
-            'churn_seed': 0, 'recommendation_seed': 0,
+            'churn_seed': 0, 'recommendation_seed': 0, 'churn_validation_origins': 1,
+            'churn_btyd_max_fit_customers': 100,
         } -%}
         {%- for name, minimum in minimums.items() -%}
             {%- set value = var(name) -%}
@@ -57,11 +58,18 @@
             {%- endif -%}
         {%- endfor -%}
         {%- set choices = {
-            'churn_candidates': ['logistic_regression', 'hist_gradient_boosting', 'keras_mlp'],
+            'churn_candidates': ['logistic_regression', 'hist_gradient_boosting', 'keras_mlp',
+                                 'ensemble_mean', 'knn', 'linear_svm', 'random_forest'],
             'recommendation_risk_tiers': ['high', 'medium', 'low'],
             'recommendation_candidates': ['popularity_global', 'popularity_category', 'popularity_recent',
                                           'co_occurrence', 'als', 'buy_again', 'blend'],
         } -%}
+        {%- set extras = var('churn_report_only_candidates') -%}
+        {%- if extras is string or extras is not iterable
+            or extras | reject('in', choices['churn_candidates']) | list | length > 0 -%}
+            {%- do problems.append('churn_report_only_candidates must be a list from '
+                ~ choices['churn_candidates'] | join(', ') ~ ' (got ' ~ extras ~ ')') -%}
+        {%- endif -%}
         {%- for name, allowed in choices.items() -%}
             {%- set values = var(name) -%}
             {%- if values is string or values is not iterable or values | length == 0
@@ -78,7 +86,8 @@
         {#- ---------- one of a few words -#}
         {%- set words = {
             'churn_definition': ['purchase', 'activity'],
-            'churn_calibration': ['auto', 'none', 'sigmoid', 'isotonic'],
+            'churn_calibration': ['auto', 'none', 'prior_shift', 'sigmoid', 'isotonic', 'btyd_blend'],
+            'churn_final_model': ['auto', 'refit', 'validated'],
             'churn_on_insufficient_labels': ['error', 'skip'],
             'recommend_owned_products': ['learned', 'always', 'never'],
         } -%}
@@ -90,8 +99,8 @@
         {%- endfor -%}
         {#- ---------- switches: the string 'false' would count as true -#}
         {%- for name in ['enable_customers', 'enable_order_items', 'enable_products', 'enable_events',
-                         'enable_contacts', 'churn_use_btyd', 'churn_stack_btyd', 'publish_marts',
-                         'enable_recommendations'] -%}
+                         'enable_contacts', 'churn_use_btyd', 'churn_score_all_candidates',
+                         'publish_marts', 'enable_recommendations'] -%}
             {%- if var(name) is not boolean -%}
                 {%- do problems.append(name ~ ' must be true or false, unquoted (got ' ~ var(name) ~ ')') -%}
             {%- endif -%}

@@ -1,4 +1,4 @@
-"""Lift-by-decile and calibration curves of every candidate and baseline, every run."""
+"""Lift-by-decile and calibration curves of the shortlisted models, every run."""
 
 from retention.churn.pipeline import evaluation_history
 
@@ -6,4 +6,4 @@ from retention.churn.pipeline import evaluation_history
 def model(dbt, session):
     dbt.config(materialized="table")
     dbt.ref("ml_churn_training")
-    return evaluation_history(curves=True)
+    return evaluation_history(table="curves")

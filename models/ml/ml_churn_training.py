@@ -1,4 +1,4 @@
-"""Train, select, calibrate and register the churn model (retention.churn.training)."""
+"""Train, validate, select and register the churn model (retention.churn.training)."""
 
 from retention.churn.pipeline import run_training
 
@@ -6,7 +6,13 @@ from retention.churn.pipeline import run_training
 def model(dbt, session):
     dbt.config(materialized="table")
     snapshots = dbt.ref("fct_customer_snapshots").df()
+    # Read only when there are too few labels, to say which var change would give enough.
+    days = dbt.ref("int_customer_days_aggregated")
     # A plain assignment: dbt only sees dbt.config.get() calls that are not nested
     # in an expression argument, and would otherwise pass the model no config.
     settings = dbt.config.get("churn") or {}
-    return run_training(snapshots, settings)
+    return run_training(
+        snapshots,
+        settings,
+        activity=lambda: days.project("customer_id, activity_date, completed_orders").df(),
+    )

@@ -134,12 +134,6 @@ def score_snapshots(
         )
     model_path = str(registry.root / "models" / version / "model.joblib")
     model = _load_model(model_path)
-    if model.uses_btyd:
-        raise NotImplementedError(
-            f"model {version} stacks BG/NBD features, which are fitted over all buyers of a "
-            "cutoff, not per partition; score it in the dbt build (churn_stack_btyd: false "
-            "ships models Spark can score)."
-        )
     snapshots = spark.table(snapshots_table)
     reference = retained_reference_spark(model, snapshots)
     to_score = snapshots.where("is_scoring_cutoff")

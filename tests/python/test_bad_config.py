@@ -89,7 +89,8 @@ CASES = {
             "retention_budget must be a number >= 0 (got -100)",
             "0 < medium_risk_threshold < high_risk_threshold < 1 (got medium 0.4, high 0.3)",
             "feature_windows_days must be a non-empty list of whole numbers >= 1 (got [30, -7])",
-            "churn_calibration must be one of 'auto', 'none', 'sigmoid', 'isotonic' (got 'platt')",
+            "churn_calibration must be one of 'auto', 'none', 'prior_shift', 'sigmoid', 'isotonic',"
+            " 'btyd_blend' (got 'platt')",
             "as_of_date must be a date like 2024-06-30 (got '2024-13-01')",
         ],
     ),

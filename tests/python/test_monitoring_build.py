@@ -181,26 +181,30 @@ def test_the_matured_earlier_date_is_judged_against_the_orders(two_builds):
     )
 
 
-def test_each_run_has_an_out_of_time_backtest_row(two_builds):
+def test_each_run_has_an_out_of_time_backtest_row_per_origin(two_builds):
     db = two_builds["db"]
-    runs = frame(db, "select model_version, validation_cutoff_date from marts.fct_model_runs")
+    runs = frame(db, "select model_version, validation_origins_json from marts.fct_model_runs")
     backtest = frame(
         db,
         "select * from marts.fct_model_monitoring where source = 'backtest'",
     )
     assert len(runs) == 2
-    assert sorted(pd.to_datetime(backtest["scoring_date"])) == sorted(
-        pd.to_datetime(runs["validation_cutoff_date"])
+    origins = sorted(
+        pd.Timestamp(d) for text in runs["validation_origins_json"] for d in json.loads(text)
     )
+    # One row per validation origin; a later run re-validating a date replaces the earlier.
+    assert set(pd.to_datetime(backtest["scoring_date"])) == set(origins)
     assert backtest["is_matured"].all() and backtest["is_out_of_time"].all()
     assert backtest["auc"].between(0, 1).all() and (backtest["n_matured"] > 0).all()
-    # The chosen model's AUC at its validation cutoff is the one the registry recorded.
-    evaluation = frame(
+    # The chosen recipe's AUC at each origin is the one the registry recorded there.
+    per_origin = frame(
         db,
-        "select model_version, auc from marts.fct_model_evaluation where is_chosen",
-    ).set_index("model_version")["auc"]
+        "select o.model_version, o.origin_date, o.auc from marts.fct_model_evaluation_origins o"
+        " join marts.fct_model_evaluation e using (model_version, model_name) where e.is_chosen",
+    ).set_index(["model_version", "origin_date"])["auc"]
     for _, row in backtest.iterrows():
-        assert row["auc"] == pytest.approx(evaluation[row["model_version"]], abs=1e-9)
+        key = (row["model_version"], pd.Timestamp(row["scoring_date"]).date())
+        assert row["auc"] == pytest.approx(per_origin[key], abs=1e-9)
 
 
 def test_bi_readers_see_a_complete_publish_throughout_a_build(two_builds):

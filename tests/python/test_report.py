@@ -91,15 +91,15 @@ def test_model_card_lists_every_model_and_the_data_window(small_build, report):
         small_build,
         "select e.model_name from read_parquet('{current}/fct_model_evaluation.parquet') e "
         "join read_parquet('{current}/fct_model_runs.parquet') r using (model_version) "
-        "where r.is_champion",
+        "where r.is_champion and e.is_shortlisted",
     )
     assert len(names) >= 4
     for (name,) in names:
         assert f"<td>{name}</td>" in model
     for title in ("ROC", "Precision-recall", "Calibration", "Lift by decile"):
         assert f"<title>{title}" in model
-    assert "validation</td>" in model and "Feature importance" in model
-    assert "not stored by the training" in model  # said, not faked
+    assert "validation origin</td>" in model and "Feature importance" in model
+    assert "<title>Global importance by feature family" in model
 
 
 def test_action_preview_is_the_top_20(small_build, report):

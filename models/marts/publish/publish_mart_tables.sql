@@ -13,6 +13,8 @@
     'fct_model_runs',
     'fct_model_evaluation',
     'fct_model_evaluation_curves',
+    'fct_model_evaluation_origins',
+    'fct_model_feature_importance',
     'fct_model_monitoring',
     'fct_cohort_retention',
     'dim_customers',

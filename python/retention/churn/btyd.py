@@ -92,13 +92,15 @@ class BtydModel:
             raise ValueError(f"kind must be one of {BTYD_KINDS}, got {kind!r}")
         self.kind = kind
 
-    def fit(self, rfm: pd.DataFrame) -> BtydModel:
+    def fit(self, rfm: pd.DataFrame, max_customers: int | None = None) -> BtydModel:
+        """MAP fit. Above `max_customers` rows, fit on a deterministic sample of them (the
+        parameters describe the population; every customer is scored with them)."""
         _configure_pytensor()
-        from pymc_marketing.clv import BetaGeoModel, ParetoNBDModel
-
         data = rfm[["customer_id", "frequency", "recency", "T"]].copy()
-        model_class = BetaGeoModel if self.kind == "bg_nbd" else ParetoNBDModel
-        self.model_ = model_class()
+        if max_customers is not None and len(data) > max_customers:
+            keep = np.random.default_rng(0).choice(len(data), size=max_customers, replace=False)
+            data = data.iloc[np.sort(keep)]
+        self.model_ = self._model_class()()
         with _PYTENSOR_LOCK, warnings.catch_warnings():
             warnings.simplefilter("ignore")
             logging.getLogger("pymc").setLevel(logging.ERROR)
@@ -110,6 +112,29 @@ class BtydModel:
             if posterior[name].ndim == 2
         }
         return self
+
+    def _model_class(self):
+        from pymc_marketing.clv import BetaGeoModel, ParetoNBDModel
+
+        return BetaGeoModel if self.kind == "bg_nbd" else ParetoNBDModel
+
+    # PyMC models do not pickle (their graphs hold local functions), so the registry stores
+    # the fitted InferenceData and rebuilds the model from it (PyMC-Marketing's own load path).
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        model = state.pop("model_", None)
+        if model is not None:
+            state["_idata"] = model.idata
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        idata = state.pop("_idata", None)
+        self.__dict__.update(state)
+        if idata is not None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self.model_ = self._model_class().load_from_idata(idata)
+                self.model_.build_model()
 
     def score(self, rfm: pd.DataFrame, horizon_days: float) -> BtydScores:
         data = rfm[["customer_id", "frequency", "recency", "T"]].copy()

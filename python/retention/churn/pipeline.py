@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import fields
 
@@ -14,7 +15,7 @@ from retention.churn.btyd import BtydModel, customer_lifetime_value, rfm_from_sn
 from retention.churn.frames import prepare_snapshots
 from retention.churn.registry import Registry
 from retention.churn.scoring import retained_reference, score_customers
-from retention.churn.training import TrainingConfig, train_churn_model
+from retention.churn.training import InsufficientLabelsError, TrainingConfig, train_churn_model
 from retention.dbt_logging import forward_to_dbt
 
 log = logging.getLogger("retention.churn")
@@ -40,15 +41,23 @@ RUN_COLUMNS = [
     "trained_at",
     "as_of_date",
     "validation_cutoff",
+    "validation_origins",
+    "selection_mode",
     "training_cutoffs",
     "purged_training_cutoffs",
     "training_rows",
     "validation_rows",
     "chosen_model",
+    "learner",
+    "model_kind",
     "calibration",
     "final_model",
     "decision_threshold",
     "selection_metric",
+    "best_baseline",
+    "best_baseline_log_loss",
+    "share_above_0_99",
+    "trained_through",
     "promoted",
     "decision_reason",
     "is_champion",
@@ -63,19 +72,38 @@ RUN_COLUMNS = [
 # The columns (and types) of the ML tables when there is nothing to put in them: a build
 # with churn_on_insufficient_labels: skip and no champion still builds every mart over
 # them, with no rows (README, "Churn model").
-EVALUATION_COLUMNS = {
-    "model_version": "string", "model_name": "string", "model_kind": "string",
+METRIC_TYPES = {
     "n": "Int64", "base_rate": "float64", "auc": "float64", "pr_auc": "float64",
     "lift_top_decile": "float64", "log_loss": "float64", "brier": "float64", "ece": "float64",
-    "aggregate_error": "float64", "mean_prediction": "float64", "threshold": "float64",
-    "accuracy": "float64", "precision": "float64", "recall": "float64", "f1": "float64",
-    "true_positives": "Int64", "false_positives": "Int64", "true_negatives": "Int64",
-    "false_negatives": "Int64", "validation_cutoff": "datetime64[ns]", "is_chosen": "bool",
+    "aggregate_error": "float64", "mean_prediction": "float64", "share_above_0_99": "float64",
 }  # fmt: skip
-CURVE_COLUMNS = {
-    "model_version": "string", "model_name": "string", "curve": "string", "bucket": "Int64",
-    "customers": "Int64", "observed_rate": "float64", "mean_predicted": "float64",
-    "lift": "float64", "cumulative_capture": "float64",
+RECIPE_TYPES = {
+    "model_version": "string", "model_name": "string", "model_kind": "string",
+    "learner": "string", "calibration": "string", "final_rule": "string",
+}  # fmt: skip
+TABLE_COLUMNS = {
+    "evaluation": {
+        **RECIPE_TYPES, **METRIC_TYPES, "origins": "Int64",
+        **{f"{m}_{s}": "float64" for m in ("log_loss", "auc") for s in ("std", "min", "max")},
+        "validation_cutoff": "datetime64[ns]", "is_chosen": "bool", "is_shortlisted": "bool",
+        "threshold": "float64", "accuracy": "float64", "precision": "float64",
+        "recall": "float64", "f1": "float64", "true_positives": "Int64",
+        "false_positives": "Int64", "true_negatives": "Int64", "false_negatives": "Int64",
+    },
+    "origins": {
+        **RECIPE_TYPES, "origin_date": "datetime64[ns]", "calibration_cutoff": "datetime64[ns]",
+        **METRIC_TYPES,
+    },
+    "curves": {
+        "model_version": "string", "model_name": "string", "curve": "string",
+        "bucket": "Int64", "customers": "Int64", "observed_rate": "float64",
+        "mean_predicted": "float64", "lift": "float64", "cumulative_capture": "float64",
+    },
+    "importance": {
+        "scope": "string", "feature": "string", "family": "string", "importance": "float64",
+        "importance_std": "float64", "rows": "Int64", "repeats": "Int64",
+        "model_version": "string",
+    },
 }  # fmt: skip
 SCORE_COLUMNS = {
     "customer_id": "string", "as_of_date": "datetime64[ns]", "churn_probability": "float64",
@@ -111,42 +139,86 @@ def training_config(settings: dict) -> TrainingConfig:
 
 
 def run_training(
-    snapshots: pd.DataFrame, settings: dict, registry: Registry | None = None
+    snapshots: pd.DataFrame,
+    settings: dict,
+    registry: Registry | None = None,
+    activity: Callable[[], pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
-    """Train and register; returns the whole run history (fct_model_runs)."""
+    """Train and register; returns the whole run history (fct_model_runs). `activity`
+    loads the customer-day activity, read only to say which var change would give enough
+    labels when there are too few."""
     with ml_threads():
-        return _run_training(snapshots, settings, registry or Registry())
+        return _run_training(snapshots, settings, registry or Registry(), activity)
 
 
-def _run_training(snapshots: pd.DataFrame, settings: dict, registry: Registry) -> pd.DataFrame:
+def insufficient_labels_advice(
+    snapshots: pd.DataFrame, settings: dict, activity: Callable[[], pd.DataFrame] | None
+) -> str:
+    """The smallest var change that would give enough labels (purchase churn), or the
+    generic list of what can help."""
+    generic = (
+        "Add history (more data), lower min_history_days, shorten churn_horizon_days or "
+        "snapshot_every_days, or set churn_on_insufficient_labels: skip to build without a "
+        "model."
+    )
+    if activity is None or settings.get("churn_definition", "purchase") != "purchase":
+        return generic
+    from retention.churn.label_advice import SpineSettings, advice, order_days_from_activity
+
     config = training_config(settings)
-    champion_version = registry.champion_version()
-    champion = registry.load_model(champion_version) if champion_version else None
+    spine = SpineSettings(
+        as_of=pd.Timestamp(pd.to_datetime(snapshots["as_of_date"]).max()),
+        horizon_days=config.horizon_days,
+        snapshot_every_days=int(settings.get("snapshot_every_days") or 28),
+        max_training_snapshots=int(settings.get("max_training_snapshots") or 12),
+        min_history_days=int(settings.get("min_history_days") or 0),
+        min_labelled_rows=config.min_labelled_rows,
+        min_class_rows=config.min_class_rows,
+        validation_origins=config.validation_origins,
+    )
+    return advice(order_days_from_activity(activity()), spine)
+
+
+def _run_training(
+    snapshots: pd.DataFrame,
+    settings: dict,
+    registry: Registry,
+    activity: Callable[[], pd.DataFrame] | None = None,
+) -> pd.DataFrame:
+    config = training_config(settings)
+    champion_version, champion, load_problem = registry.load_champion()
+    if load_problem:
+        log.warning("%s; training as if there were none", load_problem)
     started = time.perf_counter()
     log.info("training on %d snapshot rows (champion: %s)", len(snapshots), champion_version)
-    result = train_churn_model(snapshots, config, champion, champion_version)
-    if result is None:
-        log.warning("no model trained; keeping champion %s", champion_version)
-    else:
-        if result.model_version == champion_version:
-            # A rerun on the same data and config. Training is seeded, so it reproduced the
-            # champion; keep its record as first written (when it was trained, why it was
-            # promoted), so a rebuild leaves the registry and fct_model_runs unchanged.
-            first = registry.run(champion_version)
-            for key in ("trained_at", "promoted", "decision_reason"):
-                result.run[key] = first[key] if first else result.run[key]
-        registry.save_run(result)
-        if result.run["promoted"]:
-            registry.set_champion(result.model_version)
-        log.info(
-            "trained %s in %.1fs: chose %s (%s calibration); promoted=%s (%s)",
-            result.model_version,
-            time.perf_counter() - started,
-            result.run["chosen_model"],
-            result.run["calibration"],
-            result.run["promoted"],
-            result.run["decision_reason"],
-        )
+    try:
+        result = train_churn_model(snapshots, config, champion, champion_version)
+    except InsufficientLabelsError as error:
+        if config.on_insufficient_labels == "skip":
+            log.warning("Churn model skipped: %s; keeping champion %s", error, champion_version)
+            return run_history(registry)
+        raise InsufficientLabelsError(
+            f"Cannot train a churn model: {error}. "
+            + insufficient_labels_advice(snapshots, settings, activity)
+        ) from error
+    if result.model_version == champion_version:
+        # A rerun on the same data and config. Training is seeded, so it reproduced the
+        # champion; keep its record as first written (when it was trained, why it was
+        # promoted), so a rebuild leaves the registry and fct_model_runs unchanged.
+        first = registry.run(champion_version)
+        for key in ("trained_at", "promoted", "decision_reason"):
+            result.run[key] = first[key] if first else result.run[key]
+    registry.save_run(result)
+    if result.run["promoted"]:
+        registry.set_champion(result.model_version)
+    log.info(
+        "trained %s in %.1fs: chose %s; promoted=%s (%s)",
+        result.model_version,
+        time.perf_counter() - started,
+        result.run["chosen_model"],
+        result.run["promoted"],
+        result.run["decision_reason"],
+    )
     return run_history(registry)
 
 
@@ -158,15 +230,17 @@ def run_history(registry: Registry) -> pd.DataFrame:
     return runs.reindex(columns=RUN_COLUMNS)
 
 
-def evaluation_history(registry: Registry | None = None, curves: bool = False) -> pd.DataFrame:
+def evaluation_history(registry: Registry | None = None, table: str = "evaluation") -> pd.DataFrame:
+    """One of the runs' stored tables (evaluation, curves, origins, importance) for every
+    registered run, with its model_version."""
     registry = registry or Registry()
     runs = registry.runs()
     if runs.empty:
         with forward_to_dbt("retention.churn"):
-            log.warning("no churn model in the registry: the evaluation tables are empty")
-        return empty_frame(CURVE_COLUMNS if curves else EVALUATION_COLUMNS)
-    read = registry.curves if curves else registry.evaluation
-    return pd.concat([read(v) for v in runs["model_version"]], ignore_index=True)
+            log.warning("no churn model in the registry: the %s table is empty", table)
+        return empty_frame(TABLE_COLUMNS[table])
+    parts = [registry.table(v, table).assign(model_version=v) for v in runs["model_version"]]
+    return pd.concat([p for p in parts if not p.empty] or [pd.DataFrame()], ignore_index=True)
 
 
 def run_scoring(

@@ -5,10 +5,17 @@ registry per warehouse file; never in git):
 
     models/<model_version>/model.joblib      the ChurnModel (pipeline + calibrator)
     models/<model_version>/run.json          the registry row
-    models/<model_version>/evaluation.parquet, curves.parquet
+    models/<model_version>/evaluation.parquet, curves.parquet, origins.parquet
+                                             every recipe's validation metrics (means over
+                                             the origins; per origin), and their curves
+    models/<model_version>/importance.parquet
+                                             permutation importance per feature and family
     models/<model_version>/validation_predictions.parquet
-                                             the chosen model's out-of-time predictions
-                                             at the validation cutoff (the backtest)
+                                             the chosen recipe's out-of-time predictions
+                                             at every validation origin (the backtest)
+    models/<model_version>/as_of_predictions.parquet
+                                             the shipped model's scores at as_of_date (and
+                                             every learner's best, with score_all_candidates)
     champion.json                            {"model_version": ...}
     scores/as_of_date=<YYYY-MM-DD>.parquet   one file per scoring date
 
@@ -28,7 +35,8 @@ from pathlib import Path
 import joblib
 import pandas as pd
 
-from retention.churn.training import ChurnModel, TrainingResult
+from retention.churn.model import ChurnModel
+from retention.churn.training import TrainingResult
 
 
 def artifact_root() -> Path:
@@ -49,18 +57,16 @@ BACKTEST_COLUMNS = [
 
 
 def backtest_frame(result: TrainingResult) -> pd.DataFrame:
-    """The chosen model's predictions at the validation cutoff. Its pipeline was trained
-    only on cutoffs whose label windows closed by then (purged), so they are out of time;
-    a calibrator, when one was chosen, is cross-fitted over customers of that cutoff."""
-    chosen = result.evaluation.loc[result.evaluation["is_chosen"], "model_name"].iloc[0]
+    """The chosen recipe's predictions at every validation origin: each was made exactly as
+    the recipe ships, from models and calibrations fitted on labels known by that origin."""
     predictions = result.validation_predictions
     return pd.DataFrame(
         {
             "customer_id": predictions["customer_id"].astype(str),
             "cutoff_date": pd.to_datetime(predictions["cutoff_date"]),
             "model_version": result.model_version,
-            "model_name": chosen,
-            "churn_probability": predictions[chosen].astype(float),
+            "model_name": result.run["chosen_model"],
+            "churn_probability": predictions["churn_probability"].astype(float),
         }
     )[BACKTEST_COLUMNS]
 
@@ -91,6 +97,9 @@ class Registry:
         _atomic_write(folder / "model.joblib", lambda p: joblib.dump(result.challenger, p))
         _atomic_write(folder / "evaluation.parquet", result.evaluation.to_parquet)
         _atomic_write(folder / "curves.parquet", result.curves.to_parquet)
+        _atomic_write(folder / "origins.parquet", result.origin_evaluation.to_parquet)
+        _atomic_write(folder / "importance.parquet", result.importance.to_parquet)
+        _atomic_write(folder / "as_of_predictions.parquet", result.as_of_predictions.to_parquet)
         _atomic_write(
             folder / "validation_predictions.parquet",
             backtest_frame(result).to_parquet,
@@ -118,10 +127,16 @@ class Registry:
         return frame.sort_values("trained_at").reset_index(drop=True) if rows else frame
 
     def evaluation(self, model_version: str) -> pd.DataFrame:
-        return pd.read_parquet(self.root / "models" / model_version / "evaluation.parquet")
+        return self.table(model_version, "evaluation")
 
     def curves(self, model_version: str) -> pd.DataFrame:
-        return pd.read_parquet(self.root / "models" / model_version / "curves.parquet")
+        return self.table(model_version, "curves")
+
+    def table(self, model_version: str, name: str) -> pd.DataFrame:
+        """One of a run's stored tables (evaluation, curves, origins, importance,
+        as_of_predictions); empty for runs stored before it was kept."""
+        path = self.root / "models" / model_version / f"{name}.parquet"
+        return pd.read_parquet(path) if path.is_file() else pd.DataFrame()
 
     def backtest_predictions(self) -> pd.DataFrame:
         """Every run's out-of-time validation predictions (runs saved before they were
@@ -148,6 +163,17 @@ class Registry:
 
     def load_model(self, model_version: str) -> ChurnModel:
         return joblib.load(self.root / "models" / model_version / "model.joblib")
+
+    def load_champion(self) -> tuple[str | None, ChurnModel | None, str | None]:
+        """(version, model, why it could not be loaded). A champion saved by an older
+        package version may no longer load; the run then goes on without one."""
+        version = self.champion_version()
+        if version is None:
+            return None, None, None
+        try:
+            return version, self.load_model(version), None
+        except (AttributeError, ImportError, ModuleNotFoundError, TypeError, ValueError) as error:
+            return version, None, f"champion {version} cannot be loaded ({error})"
 
     def set_champion(self, model_version: str) -> None:
         _atomic_write(

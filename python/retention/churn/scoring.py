@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from retention.churn.frames import prepare_snapshots
-from retention.churn.training import ChurnModel, add_btyd_features
+from retention.churn.model import ChurnModel
 
 # Family of a feature, by name; the first matching pattern wins.
 FAMILIES: list[tuple[str, str]] = [
@@ -170,8 +170,6 @@ def score_customers(
     frame = frame[frame["is_scoring_cutoff"].astype(bool)].reset_index(drop=True)
     if frame.empty:
         raise ValueError("no scoring rows (is_scoring_cutoff) in the snapshot table")
-    if model.uses_btyd:
-        frame = add_btyd_features(frame, model.horizon_days)
     probability = model.predict(frame)
     contrib = contributions(model, frame, reference)
     ranked = np.argsort(-contrib.to_numpy(), axis=1, kind="stable")

@@ -1,21 +1,20 @@
-"""Train, select, calibrate and register a churn model, out of time.
+"""Train, validate, select and register a churn model, out of time.
 
-The recipe (README, "Churn model"):
+The steps (README, "Churn model"), one function each:
 
-1. Validation cutoff = the latest mature cutoff. Candidates used for selection
-   train only on cutoffs whose label windows have closed by it (purged):
-   training on the adjacent cutoffs leaks outcomes into validation.
-2. Every candidate and every baseline is scored on the same validation rows.
-3. Selection metric: validation log loss. It is a proper scoring rule, so it
-   rewards both ranking and calibration, and the product consumes the
-   probabilities themselves (expected churners, revenue at risk), not only
-   their order. AUC is reported next to it.
-4. Calibration is chosen out of time too: none, sigmoid or isotonic, by
-   cross-fitted log loss of the chosen model's validation predictions.
-5. The chosen recipe is refitted on every mature cutoff; the calibrator is the
-   one fitted on validation.
-6. Champion/challenger: the refitted challenger replaces the stored champion
-   only if its recipe beat the champion on this run's validation rows.
+1. split: the mature (labelled) rows, the as-of rows, the features, and the
+   cutoff plan - which mature cutoffs are validation origins (plan.py).
+2. candidates and baselines: every recipe (recipes.py) - a classifier, a BTYD
+   model or the constant rate, with a calibration and a final-model rule.
+3. validation and selection: each recipe is applied at each origin exactly as
+   it would ship there (models fitted on cutoffs labelled by the origin,
+   calibration learned on the latest of them) and scored on the origin's
+   labels; the recipe with the lowest mean log loss wins (selection.py).
+4. promotion: the chosen recipe replaces the champion only if it beats it on
+   the same validation rows.
+5. final model: the chosen recipe applied at as_of_date (the same code path).
+6. explanation: permutation importance on the latest origin (importance.py).
+7. run record: what the registry stores.
 """
 
 from __future__ import annotations
@@ -28,107 +27,77 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
-from sklearn.isotonic import IsotonicRegression
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold
 
 from retention import __version__
 from retention.churn import metrics
-from retention.churn.btyd import BtydModel, rfm_from_snapshots
-from retention.churn.candidates import CANDIDATES, build_candidate, positive_proba
-from retention.churn.frames import BTYD_FEATURES, LABEL_COLUMN, feature_columns, prepare_snapshots
+from retention.churn.candidates import CANDIDATES
+from retention.churn.evaluation import RANKING_ONLY, evaluation_frames
+from retention.churn.fits import ENSEMBLE, OutOfTimeFits
+from retention.churn.frames import LABEL_COLUMN, feature_columns, prepare_snapshots
+from retention.churn.importance import permutation_importance
+from retention.churn.model import BTYD_INPUTS, ChurnModel, ConstantLearner
+from retention.churn.plan import CutoffPlan, InsufficientLabelsError, Origin, plan_cutoffs
+from retention.churn.recipes import (
+    BLEND_BTYD,
+    BTYD_LEARNERS,
+    CONSTANT,
+    Recipe,
+    apply_recipe,
+    enumerate_recipes,
+    fit_calibrator,
+)
+from retention.churn.selection import best_baseline, choose, origin_metrics, summarise
 
 log = logging.getLogger(__name__)
 
-
-class InsufficientLabelsError(RuntimeError):
-    """Too few labelled rows, churners or non-churners to train honestly."""
+__all__ = ["InsufficientLabelsError", "TrainingConfig", "TrainingResult", "train_churn_model"]
 
 
 @dataclass
 class TrainingConfig:
     horizon_days: int = 90
     seed: int = 42
-    candidates: tuple[str, ...] = CANDIDATES
+    candidates: tuple[str, ...] = (*CANDIDATES, ENSEMBLE)
+    # Validated and reported next to the candidates, never shipped (benchmarks run the
+    # slower learners this way without changing what a default build ships).
+    report_only_candidates: tuple[str, ...] = ()
     use_btyd: bool = True
-    stack_btyd: bool = False
-    calibration: str = "auto"  # auto | none | sigmoid | isotonic
+    calibration: str = "auto"  # auto | none | prior_shift | sigmoid | isotonic | btyd_blend
+    final_model: str = "auto"  # auto | refit | validated: the rules recipes may use
+    validation_origins: int = 2  # the latest mature cutoffs each recipe is validated at
     min_labelled_rows: int = 200
     min_class_rows: int = 20
     on_insufficient_labels: str = "error"  # error | skip
-    # Above this many labelled rows, train on a deterministic sample of customers
-    # (all their cutoffs kept), so 1M customers x 12 cutoffs stays within memory.
-    max_training_rows: int = 1_000_000
-    # What ships. "refit": the chosen recipe refitted on every mature cutoff, with
-    # the calibrator learned on validation; "refit_uncalibrated": the same refit
-    # without it; "validated": exactly the purged-trained pipeline + calibrator
-    # that validation measured. "auto" (default): the refit when no calibration
-    # was chosen, else the validated pair - a calibrator is fitted to one model
-    # instance and is not validated on a refit (on CDNOW a sigmoid learned on one
-    # Keras fit made its refit worse).
-    final_model: str = "auto"
+    # Above this many labelled rows, a model trains on a deterministic sample of customers
+    # (all their cutoffs kept): every recipe is fitted at several dates, and beyond this the
+    # learners gain little (BENCHMARKS.md) while the cost grows linearly.
+    max_training_rows: int = 250_000
+    btyd_max_fit_customers: int = 100_000  # BTYD parameters from a sample; everyone is scored
+    score_all_candidates: bool = False  # also score the as-of rows with every learner's best
+    importance_repeats: int = 2
+    importance_max_rows: int = 5000
 
 
 @dataclass
-class Calibrator:
-    """A monotone map from raw to calibrated probability."""
-
-    method: str = "none"
-    model: object = None
-
-    def fit(self, raw: np.ndarray, y: np.ndarray) -> Calibrator:
-        if self.method == "sigmoid":
-            self.model = LogisticRegression(C=1e6, max_iter=1000).fit(_logit(raw)[:, None], y)
-        elif self.method == "isotonic":
-            self.model = IsotonicRegression(y_min=1e-4, y_max=1 - 1e-4, out_of_bounds="clip")
-            self.model.fit(raw, y)
-        return self
-
-    def transform(self, raw: np.ndarray) -> np.ndarray:
-        if self.method == "sigmoid":
-            return self.model.predict_proba(_logit(raw)[:, None])[:, 1]
-        if self.method == "isotonic":
-            return self.model.predict(raw)
-        return raw
-
-
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-6, 1 - 1e-6)
-    return np.log(p / (1 - p))
-
-
-@dataclass
-class ChurnModel:
-    """What gets saved and later scores: recipe + fitted pipeline + calibrator."""
-
-    name: str
+class Split:
+    frame: pd.DataFrame  # every snapshot row, time-ordered
+    plan: CutoffPlan
     numeric: list[str]
     categorical: list[str]
-    pipeline: object
-    calibrator: Calibrator
-    uses_btyd: bool
-    horizon_days: int
-
-    @property
-    def features(self) -> list[str]:
-        return self.numeric + self.categorical
-
-    def predict_raw(self, frame: pd.DataFrame) -> np.ndarray:
-        return positive_proba(self.pipeline, frame[self.features])
-
-    def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        return np.clip(self.calibrator.transform(self.predict_raw(frame)), 1e-6, 1 - 1e-6)
+    use_btyd: bool
 
 
 @dataclass
 class TrainingResult:
     model_version: str
-    challenger: ChurnModel
-    validated: ChurnModel  # the pair validation measured: purged-trained pipeline + calibrator
+    challenger: ChurnModel  # the chosen recipe, fitted to ship at as_of_date
     run: dict
-    evaluation: pd.DataFrame
+    evaluation: pd.DataFrame  # one row per recipe: means over the origins
+    origin_evaluation: pd.DataFrame  # one row per recipe and origin
     curves: pd.DataFrame
-    validation_predictions: pd.DataFrame
+    validation_predictions: pd.DataFrame  # the chosen recipe at every origin (the backtest)
+    as_of_predictions: pd.DataFrame  # the shipped (and optionally every learner's) scores
+    importance: pd.DataFrame
     timings: dict = field(default_factory=dict)
 
 
@@ -145,7 +114,7 @@ def data_fingerprint(frame: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
-def check_labels(rows: pd.DataFrame, what: str, config: TrainingConfig) -> str | None:
+def label_problem(rows: pd.DataFrame, what: str, config: TrainingConfig) -> str | None:
     """None when there are enough labels; otherwise the problem, in numbers."""
     y = rows[LABEL_COLUMN].astype(float)
     churners, stayers = int(y.sum()), int(len(y) - y.sum())
@@ -153,103 +122,392 @@ def check_labels(rows: pd.DataFrame, what: str, config: TrainingConfig) -> str |
         return (
             f"{what}: {len(y)} labelled rows ({churners} churners, {stayers} non-churners); "
             f"need at least {config.min_labelled_rows} rows and {config.min_class_rows} of each "
-            "class. Add history (more data or a later as_of_date), shorten churn_horizon_days or "
-            "snapshot_every_days, or set churn_on_insufficient_labels: skip to build without a model."
+            "class"
         )
     return None
 
 
-def sample_customers(rows: pd.DataFrame, max_rows: int) -> pd.DataFrame:
-    """A deterministic sample of whole customers (every cutoff of a sampled customer
-    is kept) with about max_rows rows; the same customers whatever the row order."""
-    if len(rows) <= max_rows:
-        return rows
-    fraction = max_rows / len(rows)
-    buckets = pd.util.hash_pandas_object(rows["customer_id"].astype(str), index=False) % 10_000
-    sampled = rows[buckets.to_numpy() < int(fraction * 10_000)]
-    log.info("training on %d of %d labelled rows (customer sample)", len(sampled), len(rows))
-    return sampled
+# ---------------------------------------------------------------- 1. split
 
 
-def add_btyd_features(frame: pd.DataFrame, horizon_days: int) -> pd.DataFrame:
-    """BG/NBD P(no purchase in H) and expected purchases per row, fitted per cutoff
-    on that cutoff's buyers (all of whose history lies before the cutoff)."""
-    frame = frame.copy()
-    for column in BTYD_FEATURES:
-        frame[column] = np.nan
-    for cutoff, rows in frame.groupby("cutoff_date", sort=True):
-        buyers = rows[rows["order_days_count"] >= 1]
-        if len(buyers) < 50:
-            continue
-        rfm = rfm_from_snapshots(buyers)
-        scores = BtydModel("bg_nbd").fit(rfm).score(rfm, horizon_days)
-        frame.loc[buyers.index, "btyd_p_no_purchase"] = scores.p_no_purchase
-        frame.loc[buyers.index, "btyd_expected_purchases"] = scores.expected_purchases
-        log.info("BG/NBD features at cutoff %s: %d buyers", cutoff.date(), len(buyers))
-    return frame
-
-
-def choose_calibration(raw: np.ndarray, y: np.ndarray, method: str, seed: int):
-    """Cross-fitted (5-fold, across customers) log loss of each calibration on the
-    validation predictions. Returns (chosen method, {method: log loss}, the chosen
-    method's out-of-fold predictions): those, not an in-sample fit, are what the
-    calibrated model's validation metrics and the champion comparison use."""
-    methods = ["none", "sigmoid", "isotonic"] if method == "auto" else [method]
-    losses, out_of_fold = {}, {}
-    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed)
-    for name in methods:
-        out = np.empty_like(raw)
-        for fit_idx, test_idx in folds.split(raw, y):
-            out[test_idx] = Calibrator(name).fit(raw[fit_idx], y[fit_idx]).transform(raw[test_idx])
-        losses[name] = metrics.probability_metrics(y, out)["log_loss"]
-        out_of_fold[name] = out
-    chosen = min(losses, key=losses.get)
-    return chosen, losses, out_of_fold[chosen]
-
-
-def _evaluation_rows(model_version, name, kind, y, score, is_probability, threshold=None):
-    summary = (
-        metrics.probability_metrics(y, score)
-        if is_probability
-        else metrics.ranking_metrics(y, score)
+def split_snapshots(snapshots: pd.DataFrame, config: TrainingConfig) -> Split:
+    """Raises InsufficientLabelsError when no validation origin has enough labels."""
+    frame = prepare_snapshots(snapshots)
+    mature = frame[frame["is_label_mature"].astype(bool)]
+    as_of = pd.Timestamp(frame["as_of_date"].max())
+    plan = plan_cutoffs(
+        mature,
+        as_of,
+        config.horizon_days,
+        config.validation_origins,
+        lambda rows, what: label_problem(rows, what, config),
     )
-    row = {"model_version": model_version, "model_name": name, "model_kind": kind, **summary}
-    if is_probability:
-        row.update(metrics.threshold_metrics(y, score, threshold if threshold is not None else 0.5))
-    curves = []
-    for _, r in metrics.lift_by_decile(y, score).iterrows():
-        curves.append(
-            {
-                "model_version": model_version,
-                "model_name": name,
-                "curve": "lift_by_decile",
-                "bucket": int(r["decile"]),
-                "customers": int(r["customers"]),
-                "observed_rate": float(r["churn_rate"]),
-                "mean_predicted": float(r["mean_score"]),
-                "lift": float(r["lift"]),
-                "cumulative_capture": float(r["cumulative_capture"]),
-            }
-        )
-    if is_probability:
-        for _, r in metrics.calibration_bins(y, score).iterrows():
-            curves.append(
+    numeric, categorical = feature_columns(frame, mature)
+    use_btyd = bool(
+        config.use_btyd
+        and "order_days_count" in frame.columns
+        and (frame["order_days_count"] >= 1).all()
+    )
+    log.info(
+        "validation origins (%s): %s; shipping at %s calibrated at %s",
+        plan.mode,
+        ", ".join(str(o.date.date()) for o in plan.origins),
+        plan.ship.date.date(),
+        plan.ship.calibration_cutoff.date(),
+    )
+    return Split(frame, plan, numeric, categorical, use_btyd)
+
+
+# ---------------------------------------------------------------- 2-3. validate and select
+
+
+@dataclass
+class Selection:
+    """Every recipe validated at every origin, and the one chosen to ship."""
+
+    recipes: list[Recipe]  # the shippable ones
+    per_origin: pd.DataFrame  # one row per model and origin
+    summary: pd.DataFrame  # one row per model: means over the origins
+    predictions: dict[str, dict]  # model name -> origin date -> scores of that origin's rows
+    chosen: str
+
+    @property
+    def recipe(self) -> Recipe:
+        return next(r for r in self.recipes if r.name == self.chosen)
+
+    def recipe_named(self, name: str, extra: list[Recipe]) -> Recipe:
+        return next(r for r in self.recipes + extra if r.name == name)
+
+
+def candidate_recipes(
+    split: Split, fits: OutOfTimeFits, config: TrainingConfig, learners=None
+) -> list[Recipe]:
+    calibration_rows = min(
+        fits.row_count(o.calibration_cutoff) for o in [*split.plan.origins, split.plan.ship]
+    )
+    return enumerate_recipes(
+        list(config.candidates if learners is None else learners),
+        split.plan,
+        split.use_btyd,
+        config.calibration,
+        config.final_model,
+        calibration_rows,
+    )
+
+
+def report_only_recipes(split: Split, fits: OutOfTimeFits, config: TrainingConfig):
+    extra = config.report_only_candidates
+    return [r for r in candidate_recipes(split, fits, config, extra) if r.learner in extra]
+
+
+def reference_scores(split: Split, fits: OutOfTimeFits) -> dict[str, dict]:
+    """Scores that are reported but never shipped, per origin: the recency rule, and
+    1 - P(alive) (shown to explain why it is never used: wrong sign for one-time buyers)."""
+    scores: dict[str, dict] = {}
+    for origin in split.plan.origins:
+        if "days_since_last_order" in split.frame.columns:
+            recency = fits.rows(origin.date)["days_since_last_order"].fillna(1e6).to_numpy()
+            scores.setdefault(RANKING_ONLY, {})[origin.date] = recency
+        if split.use_btyd:
+            anti = 1 - fits.btyd_scores("bg_nbd", origin.date, origin.date).p_alive
+            scores.setdefault("bg_nbd_one_minus_p_alive", {})[origin.date] = anti
+    return scores
+
+
+def reference_metrics(scores: dict[str, dict], split: Split, fits: OutOfTimeFits) -> pd.DataFrame:
+    rows = []
+    for name, by_origin in scores.items():
+        ranking = name == RANKING_ONLY
+        measure = metrics.ranking_metrics if ranking else metrics.probability_metrics
+        for origin in split.plan.origins:
+            rows.append(
                 {
-                    "model_version": model_version,
                     "model_name": name,
-                    "curve": "calibration",
-                    "bucket": int(r["bin"]),
-                    "customers": int(r["customers"]),
-                    "observed_rate": float(r["observed_rate"]),
-                    "mean_predicted": float(r["mean_predicted"]),
-                    "lift": np.nan,
-                    "cumulative_capture": np.nan,
+                    "learner": name.split("_one_minus")[0],
+                    "model_kind": "baseline" if ranking else "anti_baseline",
+                    "calibration": "none",
+                    "final_rule": "scoring_date",
+                    "origin_date": origin.date,
+                    "calibration_cutoff": origin.calibration_cutoff,
+                    **measure(fits.labels(origin.date), by_origin[origin.date]),
                 }
             )
-    return row, curves
+    return pd.DataFrame(rows)
+
+
+def select_recipe(split: Split, fits: OutOfTimeFits, config: TrainingConfig) -> Selection:
+    """Validate every recipe (and the report-only ones) at every origin; choose among the
+    shippable ones."""
+    recipes = candidate_recipes(split, fits, config)
+    validated = recipes + report_only_recipes(split, fits, config)
+    origins = split.plan.origins
+    predictions = {r.name: {o.date: apply_recipe(r, o, fits) for o in origins} for r in validated}
+    per_origin = origin_metrics(validated, predictions, origins, fits)
+    reference = reference_scores(split, fits)
+    if reference:
+        per_origin = pd.concat(
+            [per_origin, reference_metrics(reference, split, fits)], ignore_index=True
+        )
+    summary = summarise(per_origin)
+    chosen = choose(summary[summary["model_name"].isin([r.name for r in recipes])])
+    log.info("chose %s out of %d recipes (mean validation log loss)", chosen, len(recipes))
+    return Selection(recipes, per_origin, summary, {**predictions, **reference}, chosen)
+
+
+# ---------------------------------------------------------------- 4. promotion
+
+
+@dataclass
+class Decision:
+    promoted: bool
+    reason: str
+    champion_row: dict | None = None  # the champion's metrics at the latest origin
+
+
+def promotion(champion, champion_version, model_version, selection, split, fits) -> Decision:
+    """Whether the chosen recipe replaces the champion."""
+    if champion is None:
+        return Decision(True, "no previous champion")
+    if champion_version == model_version:
+        # the same data and config as the champion: comparing it with itself says nothing
+        return Decision(True, "same data and config as the champion (rerun)")
+    latest = split.plan.origins[0]
+    rows = fits.rows(latest.date)
+    if set(champion.features) - set(rows.columns):
+        return Decision(True, "champion's features are no longer produced; challenger promoted")
+    trained_through = getattr(champion, "trained_through", None)
+    if trained_through is not None and pd.Timestamp(trained_through) <= latest.date:
+        return _compare_out_of_time(champion, champion_version, selection, latest, fits)
+    recipe = getattr(champion, "name", None)
+    means = selection.summary.set_index("model_name")["log_loss"]
+    if recipe in means.index:
+        return Decision(
+            True,
+            f"champion's recipe {recipe} re-validated on this run's origins: mean log loss "
+            f"{means[recipe]:.4f} vs chosen {selection.chosen} {means[selection.chosen]:.4f} "
+            "(the champion was trained on outcomes that overlap the validation windows, so its "
+            "recipe is compared)",
+        )
+    return Decision(
+        True, f"champion ({recipe}) cannot be validated out of time here; challenger promoted"
+    )
+
+
+def _compare_out_of_time(champion, version, selection, latest: Origin, fits) -> Decision:
+    """Both models out of time at the latest origin: compare their predictions there."""
+    y = fits.labels(latest.date)
+    challenger = metrics.probability_metrics(
+        y, selection.predictions[selection.chosen][latest.date]
+    )
+    incumbent = metrics.probability_metrics(y, champion.predict(fits.rows(latest.date)))
+    row = {
+        "model_name": f"champion_{version}",
+        "model_kind": "champion",
+        "learner": getattr(champion, "learner", "champion"),
+        "calibration": "none",
+        "final_rule": "champion",
+        "origin_date": latest.date,
+        "calibration_cutoff": latest.calibration_cutoff,
+        **incumbent,
+    }
+    reason = (
+        f"challenger log loss {challenger['log_loss']:.4f} vs champion "
+        f"{incumbent['log_loss']:.4f} on validation cutoff {latest.date.date()} "
+        "(out of time for both)"
+    )
+    return Decision(challenger["log_loss"] < incumbent["log_loss"], reason, row)
+
+
+def with_champion(selection: Selection, decision: Decision) -> Selection:
+    if decision.champion_row is None:
+        return selection
+    row = pd.DataFrame([decision.champion_row])
+    selection.per_origin = pd.concat([selection.per_origin, row], ignore_index=True)
+    selection.summary = pd.concat([selection.summary, summarise(row)], ignore_index=True)
+    return selection
+
+
+# ---------------------------------------------------------------- 5. final model
+
+
+def build_model(recipe: Recipe, origin: Origin, split: Split, fits: OutOfTimeFits) -> ChurnModel:
+    """The recipe as it ships at the origin's date; its predictions equal apply_recipe's."""
+    blend = None
+    if recipe.learner in BTYD_LEARNERS:
+        pipeline = fits.btyd_learner(recipe.learner, origin.date)
+        numeric, categorical, model_date = list(BTYD_INPUTS), [], origin.date
+    elif recipe.learner == CONSTANT:
+        rate = float(fits.labels(origin.calibration_cutoff).mean())
+        pipeline, numeric, categorical = ConstantLearner(rate), [], []
+        model_date = origin.calibration_cutoff
+    else:
+        model_date = origin.date if recipe.rule == "refit" else origin.calibration_cutoff
+        pipeline = fits.pipeline(recipe.learner, model_date)
+        numeric, categorical = list(split.numeric), list(split.categorical)
+        if recipe.calibration == "btyd_blend":
+            blend = fits.btyd_learner(BLEND_BTYD, origin.date)
+    labelled = split.plan.labelled_by(model_date) or [origin.calibration_cutoff]
+    return ChurnModel(
+        name=recipe.name,
+        learner=recipe.learner,
+        numeric=numeric,
+        categorical=categorical,
+        pipeline=pipeline,
+        calibrator=fit_calibrator(recipe, origin, fits),
+        horizon_days=split.plan.horizon_days,
+        blend_btyd=blend,
+        trained_through=max(split.plan.label_end[c] for c in labelled),
+    )
+
+
+def as_of_scores(selection, shipped, split, fits, config) -> pd.DataFrame:
+    """The as-of rows' shipped probabilities, plus (score_all_candidates) the best recipe of
+    every learner and every baseline, for comparing them once the outcomes are known."""
+    rows = fits.rows(split.plan.ship.date)
+    out = pd.DataFrame({"customer_id": rows["customer_id"].astype(str).to_numpy()})
+    out["as_of_date"] = split.plan.ship.date
+    out["shipped"] = shipped.predict(rows)
+    if not config.score_all_candidates:
+        return out
+    extra = report_only_recipes(split, fits, config)
+    names = {r.name for r in selection.recipes + extra}
+    summary = selection.summary[selection.summary["model_name"].isin(names)]
+    best = summary.loc[summary.groupby("learner")["log_loss"].idxmin(), "model_name"]
+    baselines = summary.loc[summary["model_kind"] == "baseline", "model_name"]
+    for name in dict.fromkeys([*best, *baselines]):
+        out[name] = apply_recipe(selection.recipe_named(name, extra), split.plan.ship, fits)
+    return out
+
+
+# ---------------------------------------------------------------- 6. explanation
+
+
+def importance_of(recipe: Recipe, split: Split, fits: OutOfTimeFits, config) -> pd.DataFrame:
+    """Permutation importance of the recipe as fitted for the latest origin, on its rows."""
+    started = time.perf_counter()
+    latest = split.plan.origins[0]
+    model = build_model(recipe, latest, split, fits)
+    importance = permutation_importance(
+        model,
+        fits.rows(latest.date),
+        fits.labels(latest.date),
+        config.importance_repeats,
+        config.importance_max_rows,
+        config.seed,
+    )
+    fits.timings["importance_seconds"] = time.perf_counter() - started
+    return importance
+
+
+def backtest_predictions(selection: Selection, split: Split, fits) -> pd.DataFrame:
+    """The chosen recipe's predictions at every validation origin."""
+    parts = [
+        pd.DataFrame(
+            {
+                "customer_id": fits.rows(o.date)["customer_id"].astype(str).to_numpy(),
+                "cutoff_date": o.date,
+                "churn_probability": selection.predictions[selection.chosen][o.date],
+                LABEL_COLUMN: fits.labels(o.date),
+            }
+        )
+        for o in split.plan.origins
+    ]
+    return pd.concat(parts, ignore_index=True)
+
+
+def decision_threshold(selection: Selection, split: Split, fits) -> float:
+    """The threshold maximising F1 on the chosen recipe's pooled validation predictions."""
+    origins = split.plan.origins
+    scores = np.concatenate([selection.predictions[selection.chosen][o.date] for o in origins])
+    labels = np.concatenate([fits.labels(o.date) for o in origins])
+    return metrics.best_f1_threshold(labels, scores)
+
+
+# ---------------------------------------------------------------- 7. run record
+
+METRIC_KEYS = (
+    "auc",
+    "pr_auc",
+    "log_loss",
+    "brier",
+    "ece",
+    "lift_top_decile",
+    "aggregate_error",
+    "log_loss_std",
+)
+
+
+def run_parameters(config, selection: Selection, shipped: ChurnModel) -> str:
+    """Config, estimator parameters, and the evidence behind the choice, as JSON."""
+    chosen = selection.summary.set_index("model_name").loc[selection.chosen]
+    summary = selection.summary
+    same = summary[
+        (summary["learner"] == chosen["learner"])
+        & (summary["calibration"] == chosen["calibration"])
+    ]
+    at_origins = selection.per_origin[selection.per_origin["model_name"] == selection.chosen]
+    model = getattr(shipped.pipeline, "named_steps", {}).get("model")
+    return json.dumps(
+        {
+            "config": asdict(config),
+            "model": {k: repr(v) for k, v in model.get_params().items()} if model else {},
+            "final_rule_evidence": dict(zip(same["final_rule"], same["log_loss"], strict=True)),
+            "origin_log_loss": {
+                str(pd.Timestamp(d).date()): float(v)
+                for d, v in zip(at_origins["origin_date"], at_origins["log_loss"], strict=True)
+            },
+        },
+        default=str,
+    )
+
+
+def run_record(
+    model_version, config, split, fits, selection, decision, shipped, as_of, threshold, fingerprint
+) -> dict:
+    chosen = selection.summary.set_index("model_name").loc[selection.chosen]
+    baseline = best_baseline(selection.summary)
+    at_origins = selection.per_origin[selection.per_origin["model_name"] == selection.chosen]
+    plan = split.plan
+    return {
+        "model_version": model_version,
+        "package_version": __version__,
+        "trained_at": pd.Timestamp.now(tz="UTC").tz_localize(None),
+        "as_of_date": plan.as_of,
+        "validation_cutoff": plan.origins[0].date,
+        "validation_origins": json.dumps([str(o.date.date()) for o in plan.origins]),
+        "selection_mode": plan.mode,
+        "training_cutoffs": len(plan.labelled_by(plan.ship.date)),
+        "purged_training_cutoffs": len(plan.labelled_by(plan.origins[0].date)),
+        "training_rows": len(fits.training_set(plan.ship.date, shipped.learner)),
+        "validation_rows": int(at_origins["n"].sum()),
+        "chosen_model": selection.chosen,
+        "learner": str(chosen["learner"]),
+        "calibration": str(chosen["calibration"]),
+        "final_model": str(chosen["final_rule"]),
+        "model_kind": str(chosen["model_kind"]),
+        "decision_threshold": threshold,
+        "selection_metric": "mean_log_loss_over_origins",
+        "promoted": decision.promoted,
+        "decision_reason": decision.reason,
+        "best_baseline": str(baseline["model_name"]),
+        "best_baseline_log_loss": float(baseline["log_loss"]),
+        "share_above_0_99": float((as_of["shipped"] > 0.99).mean()),
+        "trained_through": shipped.trained_through,
+        "data_fingerprint": fingerprint,
+        "features": json.dumps(shipped.features),
+        "parameters": run_parameters(config, selection, shipped),
+        "metrics": json.dumps({k: float(chosen[k]) for k in METRIC_KEYS}),
+    }
 
 
 # ---------------------------------------------------------------- main entry
+
+
+def model_version_of(fingerprint: str, config: TrainingConfig) -> str:
+    """Derived from the data, the config and the package version: reruns are idempotent."""
+    config_json = json.dumps(asdict(config), sort_keys=True, default=str)
+    digest = hashlib.sha256((fingerprint + config_json + __version__).encode()).hexdigest()
+    return "churn-" + digest[:12]
 
 
 def train_churn_model(
@@ -257,243 +515,55 @@ def train_churn_model(
     config: TrainingConfig | None = None,
     champion: ChurnModel | None = None,
     champion_version: str | None = None,
-) -> TrainingResult | None:
-    """Run the whole recipe. Returns None only when labels are insufficient and the
-    config says to skip (with a warning); raises InsufficientLabelsError otherwise."""
+) -> TrainingResult:
+    """Run every step. Raises InsufficientLabelsError when labels are too few."""
     config = config or TrainingConfig()
-    timings: dict[str, float] = {}
     started = time.perf_counter()
-    frame = prepare_snapshots(snapshots)
-    mature = sample_customers(
-        frame[frame["is_label_mature"].astype(bool)], config.max_training_rows
-    )
-    if mature.empty:
-        problem = (
-            "no mature cutoff: every label window ends after as_of_date. Use a later "
-            "as_of_date, more history, or a shorter churn horizon."
-        )
-    else:
-        validation_cutoff = mature["cutoff_date"].max()
-        tuning = mature[mature["label_window_end_date"] <= validation_cutoff]
-        validation = mature[mature["cutoff_date"] == validation_cutoff]
-        problem = check_labels(tuning, "purged training cutoffs", config) or check_labels(
-            validation, f"validation cutoff {validation_cutoff.date()}", config
-        )
-    if problem:
-        if config.on_insufficient_labels == "skip":
-            log.warning("Churn model skipped: %s", problem)
-            return None
-        raise InsufficientLabelsError(f"Cannot train a churn model: {problem}")
-
+    split = split_snapshots(snapshots, config)
     fingerprint = data_fingerprint(snapshots)
-    config_json = json.dumps(asdict(config), sort_keys=True, default=str)
-    model_version = (
-        "churn-"
-        + hashlib.sha256((fingerprint + config_json + __version__).encode()).hexdigest()[:12]
+    model_version = model_version_of(fingerprint, config)
+    fits = OutOfTimeFits(
+        split.frame,
+        split.plan,
+        split.numeric,
+        split.categorical,
+        list(config.candidates),
+        config.seed,
+        config.max_training_rows,
+        config.btyd_max_fit_customers,
     )
-
-    is_purchase_data = (
-        "order_days_count" in frame.columns
-        and (frame.loc[frame["is_label_mature"].astype(bool), "order_days_count"] >= 1).all()
+    selection = select_recipe(split, fits, config)
+    decision = promotion(champion, champion_version, model_version, selection, split, fits)
+    selection = with_champion(selection, decision)
+    shipped = build_model(selection.recipe, split.plan.ship, split, fits)
+    as_of = as_of_scores(selection, shipped, split, fits, config)
+    importance = importance_of(selection.recipe, split, fits, config)
+    threshold = decision_threshold(selection, split, fits)
+    evaluation, curves = evaluation_frames(
+        model_version, selection, split.plan.origins, fits, threshold
     )
-    use_btyd = config.use_btyd and is_purchase_data
-    if use_btyd and config.stack_btyd:
-        t = time.perf_counter()
-        frame = add_btyd_features(frame, config.horizon_days)
-        timings["btyd_features_seconds"] = time.perf_counter() - t
-        mature = frame.loc[mature.index]
-        tuning = mature[mature["label_window_end_date"] <= validation_cutoff]
-        validation = mature[mature["cutoff_date"] == validation_cutoff]
-
-    y_tune = tuning[LABEL_COLUMN].astype(float).to_numpy()
-    y_val = validation[LABEL_COLUMN].astype(float).to_numpy()
-    scored: list[tuple[str, str, np.ndarray, bool]] = []  # (name, kind, score, is_probability)
-    predictions: dict[str, np.ndarray] = {}
-
-    def record(name, kind, score, is_probability=True):
-        scored.append((name, kind, score, is_probability))
-        predictions[name] = score
-
-    def validation_log_loss(name):
-        return metrics.probability_metrics(y_val, predictions[name])["log_loss"]
-
-    # ---------- baselines
-    if "days_since_last_order" in validation.columns:
-        record(
-            "recency_rule",
-            "baseline",
-            validation["days_since_last_order"].fillna(1e6).to_numpy(),
-            False,
-        )
-    record("constant_rate", "baseline", np.full(len(y_val), y_tune.mean()))
-    if use_btyd:
-        rfm_val = rfm_from_snapshots(validation)
-        for kind in ("bg_nbd", "pareto_nbd"):
-            t = time.perf_counter()
-            scores = BtydModel(kind).fit(rfm_val).score(rfm_val, config.horizon_days)
-            timings[f"{kind}_seconds"] = time.perf_counter() - t
-            log.info("baseline %s fitted in %.1fs", kind, timings[f"{kind}_seconds"])
-            record(f"{kind}_p_no_purchase", "baseline", scores.p_no_purchase)
-            if kind == "bg_nbd":
-                # Reported to show why it is never used: wrong sign for one-time buyers.
-                record("bg_nbd_one_minus_p_alive", "anti_baseline", 1 - scores.p_alive)
-
-    # ---------- candidates (purged training, validated out of time)
-    numeric, categorical = feature_columns(frame, tuning)
-    plain_numeric = [c for c in numeric if c not in BTYD_FEATURES]
-    recipes = {name: plain_numeric for name in config.candidates}
-    if use_btyd and config.stack_btyd:
-        recipes["stacked_hgb_btyd"] = plain_numeric + [c for c in BTYD_FEATURES if c in numeric]
-    fitted = {}
-    for name, columns in recipes.items():
-        t = time.perf_counter()
-        base = "hist_gradient_boosting" if name == "stacked_hgb_btyd" else name
-        pipeline = build_candidate(base, columns, categorical, config.seed)
-        pipeline.fit(tuning[columns + categorical], y_tune)
-        timings[f"{name}_fit_seconds"] = time.perf_counter() - t
-        raw = positive_proba(pipeline, validation[columns + categorical])
-        fitted[name] = (columns, pipeline)
-        record(name, "candidate", raw)
-        log.info(
-            "candidate %s: validation log loss %.4f (fit in %.1fs)",
-            name,
-            validation_log_loss(name),
-            timings[f"{name}_fit_seconds"],
-        )
-
-    chosen = min(recipes, key=validation_log_loss)
-    columns, tuned_pipeline = fitted[chosen]
-    raw_val = predictions[chosen]
-    calibration, calibration_losses, calibrated_val = choose_calibration(
-        raw_val, y_val, config.calibration, config.seed
+    fits.timings["total_seconds"] = time.perf_counter() - started
+    run = run_record(
+        model_version,
+        config,
+        split,
+        fits,
+        selection,
+        decision,
+        shipped,
+        as_of,
+        threshold,
+        fingerprint,
     )
-    calibrator = Calibrator(calibration).fit(raw_val, y_val)
-    if calibration != "none":
-        record(f"{chosen}_calibrated", "candidate", calibrated_val)
-    threshold = metrics.best_f1_threshold(y_val, calibrated_val)
-
-    # ---------- champion / challenger on the same validation rows
-    challenger_loss = metrics.probability_metrics(y_val, calibrated_val)["log_loss"]
-    promoted, reason = True, "no previous champion"
-    if champion is not None and champion_version == model_version:
-        # the same data and config as the champion: comparing it with itself says nothing
-        reason = "same data and config as the champion (rerun)"
-    elif champion is not None:
-        if set(champion.features) - set(validation.columns):
-            reason = "champion's features are no longer produced; challenger promoted"
-        else:
-            record(f"champion_{champion_version}", "champion", champion.predict(validation))
-            champion_loss = validation_log_loss(f"champion_{champion_version}")
-            promoted = challenger_loss < champion_loss
-            reason = (
-                f"challenger log loss {challenger_loss:.4f} vs champion {champion_loss:.4f} "
-                "on the same validation rows"
-            )
-
-    # ---------- the shipped model: refit on every mature cutoff, or the validated pair
-    final_model = config.final_model
-    if final_model == "auto":
-        final_model = "refit" if calibration == "none" else "validated"
-    if final_model not in ("refit", "refit_uncalibrated", "validated"):
-        raise ValueError(
-            "final_model must be auto, refit, refit_uncalibrated or validated, "
-            f"got {config.final_model!r}"
-        )
-    recipe = {
-        "name": chosen,
-        "numeric": list(columns),
-        "categorical": list(categorical),
-        "uses_btyd": chosen == "stacked_hgb_btyd",
-        "horizon_days": config.horizon_days,
-    }
-    validated = ChurnModel(pipeline=tuned_pipeline, calibrator=calibrator, **recipe)
-    if final_model == "validated":
-        challenger = validated
-    else:
-        t = time.perf_counter()
-        base = "hist_gradient_boosting" if chosen == "stacked_hgb_btyd" else chosen
-        final_pipeline = build_candidate(base, columns, categorical, config.seed)
-        final_pipeline.fit(
-            mature[columns + categorical], mature[LABEL_COLUMN].astype(float).to_numpy()
-        )
-        timings["final_fit_seconds"] = time.perf_counter() - t
-        log.info(
-            "final %s refitted on %d rows in %.1fs",
-            chosen,
-            len(mature),
-            timings["final_fit_seconds"],
-        )
-        final_calibrator = calibrator if final_model == "refit" else Calibrator("none")
-        challenger = ChurnModel(pipeline=final_pipeline, calibrator=final_calibrator, **recipe)
-
-    evaluations, curves = [], []
-    for name, kind, score, is_probability in scored:
-        row, rows = _evaluation_rows(
-            model_version, name, kind, y_val, score, is_probability, threshold
-        )
-        evaluations.append(row)
-        curves.extend(rows)
-    evaluation = pd.DataFrame(evaluations)
-    evaluation["validation_cutoff"] = validation_cutoff
-    chosen_name = f"{chosen}_calibrated" if calibration != "none" else chosen
-    evaluation["is_chosen"] = evaluation["model_name"].eq(chosen_name)
-    timings["total_seconds"] = time.perf_counter() - started
-    chosen_metrics = evaluation[evaluation["is_chosen"]].iloc[0]
-    run = {
-        "model_version": model_version,
-        "package_version": __version__,
-        "trained_at": pd.Timestamp.now(tz="UTC").tz_localize(None),
-        "as_of_date": frame["as_of_date"].max(),
-        "validation_cutoff": validation_cutoff,
-        "training_cutoffs": int(mature["cutoff_date"].nunique()),
-        "purged_training_cutoffs": int(tuning["cutoff_date"].nunique()),
-        "training_rows": int(len(mature)),
-        "validation_rows": int(len(validation)),
-        "chosen_model": chosen,
-        "calibration": calibration,
-        "final_model": final_model,
-        "decision_threshold": threshold,
-        "selection_metric": "log_loss",
-        "promoted": promoted,
-        "decision_reason": reason,
-        "data_fingerprint": fingerprint,
-        "features": json.dumps(challenger.features),
-        "parameters": json.dumps(
-            {
-                "config": asdict(config),
-                "model": {
-                    k: repr(v)
-                    for k, v in challenger.pipeline.named_steps["model"].get_params().items()
-                },
-                "calibration_log_loss": calibration_losses,
-            },
-            default=str,
-        ),
-        "metrics": json.dumps(
-            {
-                k: chosen_metrics[k]
-                for k in (
-                    "auc",
-                    "pr_auc",
-                    "log_loss",
-                    "brier",
-                    "ece",
-                    "lift_top_decile",
-                    "aggregate_error",
-                )
-            }
-        ),
-    }
-    val_predictions = validation[["customer_id", "cutoff_date", LABEL_COLUMN]].copy()
-    for name, score in predictions.items():
-        val_predictions[name] = score
     return TrainingResult(
         model_version=model_version,
-        challenger=challenger,
-        validated=validated,
+        challenger=shipped,
         run=run,
         evaluation=evaluation,
-        curves=pd.DataFrame(curves),
-        validation_predictions=val_predictions,
-        timings=timings,
+        origin_evaluation=selection.per_origin,
+        curves=curves,
+        validation_predictions=backtest_predictions(selection, split, fits),
+        as_of_predictions=as_of,
+        importance=importance,
+        timings=dict(fits.timings),
     )

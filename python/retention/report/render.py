@@ -565,26 +565,33 @@ def model_section(marts: Marts, ctx: RunContext) -> Section:
     run = ctx.run
     version = run["model_version"]
     evaluation = marts.df(
-        "select * from marts.fct_model_evaluation where model_version = ? order by log_loss",
+        "select * from marts.fct_model_evaluation where model_version = ?"
+        " and (is_shortlisted or model_kind in ('anti_baseline', 'champion')) order by log_loss",
         [version],
     )
     features = json.loads(run["features_json"] or "[]")
+    origins = json.loads(run["validation_origins_json"] or "[]")
     facts = [
         ("Model version", version),
         ("Champion", "yes" if run["is_champion"] else "no"),
         ("Trained at (UTC)", str(run["trained_at"])[:19]),
-        ("Chosen model", fmt_text(run["chosen_model"])),
+        ("Shipped model", _shipped_sentence(run)),
         ("Calibration", fmt_text(run["calibration"])),
-        ("Shipped", fmt_text(run["final_model"])),
-        ("Selection metric", fmt_text(run["selection_metric"])),
+        ("Final-model rule", fmt_text(run["final_model"])),
+        ("Selection metric", "mean log loss over the validation origins, as shipped"),
+        (
+            "Best baseline",
+            f"{fmt_text(run['best_baseline'])} (log loss {fmt_num(run['best_baseline_log_loss'])})",
+        ),  # fmt: skip
         ("Promotion", fmt_text(run["decision_reason"])),
         ("Scoring date (as_of_date)", fmt_date(run["as_of_date"])),
         ("Label horizon", f"{ctx.horizon_days} days: churned = no completed order in it"),
-        ("Validation cutoff (out of time)", fmt_date(run["validation_cutoff_date"])),
-        ("Validation rows", fmt_int(run["validation_rows"])),
-        ("Training snapshots (final model)", fmt_int(run["training_cutoffs"])),
-        ("Purged training snapshots (compared models)", fmt_int(run["purged_training_cutoffs"])),
-        ("Training rows (final model)", fmt_int(run["training_rows"])),
+        ("Validation origins (out of time)", ", ".join(origins) or "-"),
+        ("Selection mode", fmt_text(run["selection_mode"])),
+        ("Validation rows (all origins)", fmt_int(run["validation_rows"])),
+        ("Training snapshots (shipped model)", fmt_int(run["training_cutoffs"])),
+        ("Training rows (shipped model)", fmt_int(run["training_rows"])),
+        ("Scores above 0.99", fmt_pct(run["share_above_0_99"])),
         ("Decision threshold (max F1)", fmt_num(run["decision_threshold"])),
         ("Features", f"{len(features)}"),
     ]
@@ -603,17 +610,18 @@ def model_section(marts: Marts, ctx: RunContext) -> Section:
             from marts.fct_customer_snapshots group by cutoff_date order by cutoff_date
             """
         )
-        validation = pd.Timestamp(run["validation_cutoff_date"])
+        validation = {pd.Timestamp(d) for d in origins}
+        latest = pd.Timestamp(run["validation_cutoff_date"])
 
         def role(r) -> str:
             if r["scoring"]:
                 return "scoring (label not yet known)"
-            if pd.Timestamp(r["cutoff_date"]) == validation:
-                return "validation"
-            if r["mature"] and pd.Timestamp(r["label_window_end_date"]) <= validation:
-                return "training (compared models + final)"
+            if pd.Timestamp(r["cutoff_date"]) in validation:
+                return "validation origin"
+            if r["mature"] and pd.Timestamp(r["label_window_end_date"]) <= latest:
+                return "training (validated models + shipped model)"
             if r["mature"]:
-                return "final model only (label window overlaps validation)"
+                return "shipped model only (label window overlaps validation)"
             return "not labelled yet"
 
         cut["role"] = cut.apply(role, axis=1)
@@ -638,7 +646,7 @@ def model_section(marts: Marts, ctx: RunContext) -> Section:
                     "eligible": "eligible customers",
                     "churn_rate": "churned",
                 },
-                highlight=cut["role"].eq("validation"),
+                highlight=cut["role"].eq("validation origin"),
             )
         )
     eval_html = table_html(
@@ -649,6 +657,7 @@ def model_section(marts: Marts, ctx: RunContext) -> Section:
             "auc": fmt_num,
             "pr_auc": fmt_num,
             "log_loss": fmt_num,
+            "log_loss_std": fmt_num,
             "brier": fmt_num,
             "ece": fmt_num,
             "lift_top_decile": lambda v: fmt_num(v, 2),
@@ -660,6 +669,7 @@ def model_section(marts: Marts, ctx: RunContext) -> Section:
             "auc": "ROC AUC",
             "pr_auc": "PR AUC",
             "log_loss": "log loss ↓",
+            "log_loss_std": "± across origins",
             "ece": "ECE",
             "lift_top_decile": "lift top 10%",
             "aggregate_error": "aggregate error",
@@ -778,10 +788,12 @@ def model_section(marts: Marts, ctx: RunContext) -> Section:
         '<div class="two-col">'
         + facts_html
         + "<div>"
-        + "<h3>Every model on the same validation rows</h3>"
-        + '<p class="note">Candidates, baselines (recency rule, constant rate, BG/NBD and '
-        "Pareto/NBD P(no purchase)) and the previous champion, on the validation cutoff. "
-        "Selection: lowest log loss. The chosen row is highlighted.</p>"
+        + "<h3>Every model on the same validation origins</h3>"
+        + '<p class="note">The best recipe of each learner, the baselines (recency rule, '
+        "constant rate, BG/NBD and Pareto/NBD P(no purchase)) and the previous champion. "
+        "Each was applied at every validation origin exactly as it would ship there, and "
+        "its metrics are the means over the origins. Selection: lowest mean log loss; the "
+        "chosen row is highlighted. Every recipe: marts.fct_model_evaluation.</p>"
         + eval_html
         + "</div></div>"
         + f'<div class="grid">{"".join(charts)}</div>'
@@ -791,16 +803,45 @@ def model_section(marts: Marts, ctx: RunContext) -> Section:
     return Section("model", title, body, True)
 
 
+def _shipped_sentence(run: pd.Series) -> str:
+    """What ships, in words; says so plainly when a baseline beat every classifier."""
+    name = fmt_text(run["chosen_model"])
+    if run["learner"] in ("bg_nbd", "pareto_nbd", "constant_rate"):
+        return (
+            f"{name}: a baseline beat every classifier on validation, so the baseline ships "
+            "(scores, tiers and reasons from recency and purchase frequency)"
+        )
+    return name
+
+
 def _importance_html(marts: Marts, run: pd.Series, features: list[str]) -> str:
     parts = [
         "<h3>Feature importance</h3>",
-        '<p class="note">Global feature importance is not stored by the training: the '
-        "registry keeps, per model version, the model, its run record, evaluation and curves "
-        f"({escape(str(run['artifact_path']))}: model.joblib, run.json, evaluation.parquet, "
-        "curves.parquet), and fct_model_runs the feature list. Nothing is estimated here. What "
-        "the warehouse does store is each scored customer's strongest reasons (per-customer "
-        "contributions of feature families, fct_churn_scores); their distribution follows.</p>",
+        '<p class="note">Permutation importance of the shipped recipe on the latest '
+        "validation origin's rows (out of time): how much the log loss rises when a feature "
+        "family's values are shuffled across customers (marts.fct_model_feature_importance "
+        "has every feature). Next to it, how often each family is a scored customer's "
+        "strongest reason (fct_churn_scores).</p>",
     ]
+    version = run["model_version"]
+    if marts.has("fct_model_feature_importance"):
+        families = marts.df(
+            "select feature_name, log_loss_increase from marts.fct_model_feature_importance"
+            " where model_version = ? and scope = 'family' order by log_loss_increase desc",
+            [version],
+        )
+        if len(families):
+            parts.append(
+                _safe_chart(
+                    lambda: svg.bar_chart(
+                        list(families["feature_name"]),
+                        {"log loss increase": list(families["log_loss_increase"].clip(lower=0))},
+                        title="Global importance by feature family (shuffled, out of time)",
+                        value_format=lambda v: f"{v:.3f}",
+                        width=520,
+                    )
+                )
+            )
     if marts.has("fct_churn_scores", "reason_1_family"):
         reasons = marts.df(
             """
