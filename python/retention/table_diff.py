@@ -133,8 +133,10 @@ def frame_differences(
 ) -> list[str]:
     """Differences between two versions of a table, in words (empty = identical).
 
-    Column names are compared case-insensitively; ``ignore_columns`` must exist on both
-    sides but their values are not compared (run metadata such as a build timestamp).
+    Column names are compared case-insensitively. A column on one side only is reported and
+    the shared columns are still compared cell by cell, so an added column shows as the
+    only difference. ``ignore_columns`` must exist on both sides but their values are not
+    compared (run metadata such as a build timestamp).
     """
     left, right = left.copy(), right.copy()
     left.columns = [c.lower() for c in left.columns]
@@ -143,19 +145,23 @@ def frame_differences(
     only_left = sorted(set(left.columns) - set(right.columns))
     only_right = sorted(set(right.columns) - set(left.columns))
     if only_left or only_right:
+        # reported; the shared columns are still compared below
         problems.append(
             f"columns only in {labels[0]} {only_left}, only in {labels[1]} {only_right}"
         )
     columns = [c for c in left.columns if c in right.columns and c not in ignore_columns]
     if len(left) != len(right):
         problems.append(f"{len(left)} rows in {labels[0]}, {len(right)} in {labels[1]}")
+        return problems
     left, left_kinds = normalise(left[columns])
     right, right_kinds = normalise(right[columns])
+    kinds_differ = False
     for column in columns:
         a, b = left_kinds[column], right_kinds[column]
         if "null" not in (a, b) and numeric_family(a) != numeric_family(b):
             problems.append(f"column {column}: {a} in {labels[0]}, {b} in {labels[1]}")
-    if problems:
+            kinds_differ = True
+    if kinds_differ:
         return problems
     floats = [c for c in columns if left[c].dtype == "float64" or right[c].dtype == "float64"]
     exact = [c for c in columns if c not in floats]
@@ -163,4 +169,4 @@ def frame_differences(
         for column in floats:
             frame[column] = frame[column].astype("float64")
     left, right = _aligned(left, right, exact, floats)
-    return _cell_differences(left, right, exact, floats, rtol, atol)
+    return problems + _cell_differences(left, right, exact, floats, rtol, atol)
