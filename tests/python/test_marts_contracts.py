@@ -20,9 +20,7 @@ NO_CONTRACT = {
 # test assert_no_pii_columns_in_marts reads too, as whole "_"-separated words. Staging
 # pseudonymises the email (email_hash stays in staging); no mart may carry any of these,
 # hashed or not.
-PII_WORDS = yaml.safe_load((REPO_ROOT / "dbt_project.yml").read_text())["vars"][
-    "pii_column_words"
-]
+PII_WORDS = yaml.safe_load((REPO_ROOT / "dbt_project.yml").read_text())["vars"]["pii_column_words"]
 PII = re.compile(r"(^|_)(" + "|".join(map(re.escape, PII_WORDS)) + r")(_|$)")
 
 

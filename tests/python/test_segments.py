@@ -352,9 +352,7 @@ def test_run_segmentation_persists_a_complete_record_and_reruns_idempotently(
 
 
 def test_backtest_assigns_the_latest_mature_cutoff_with_the_same_centroids(base_frame, tmp_path):
-    as_of = base_frame.assign(
-        is_latest_mature_cutoff=False, is_churned=pd.NA, cutoff_date=AS_OF
-    )
+    as_of = base_frame.assign(is_latest_mature_cutoff=False, is_churned=pd.NA, cutoff_date=AS_OF)
     mature = perturb(base_frame, seed=8).assign(
         is_scoring_cutoff=False,
         is_latest_mature_cutoff=True,
