@@ -9,6 +9,10 @@ dates equal; floats within 1e-9, the Spark parity check's rule: retention.table_
     # the demo and CDNOW, before (a revision) and after (this working tree), then compare
     python benchmarks/compare_builds.py run --before main --datasets demo cdnow
 
+    # another configuration: the same extra vars for both builds
+    python benchmarks/compare_builds.py run --before main --datasets demo --suffix _activity \
+        --vars '{"churn_definition": "activity", "churn_on_insufficient_labels": "skip"}'
+
     # or step by step
     python benchmarks/compare_builds.py build --dataset demo --ref main --name before_demo
     python benchmarks/compare_builds.py build --dataset demo --name after_demo
@@ -143,14 +147,14 @@ def dataset_vars(dataset: str, tree: Path, env: dict[str, str], work: Path) -> d
     return dbt_vars
 
 
-def build(dataset: str, name: str, ref: str | None) -> Path:
+def build(dataset: str, name: str, ref: str | None, extra_vars: dict | None = None) -> Path:
     tree = source_tree(ref)
     RESULTS.mkdir(parents=True, exist_ok=True)
     database = RESULTS / f"{name}.duckdb"
     fresh(database, tree)
     env = build_env(tree, database)
     work = database.with_suffix("")
-    dbt_vars = dataset_vars(dataset, tree, env, work)
+    dbt_vars = {**(dataset_vars(dataset, tree, env, work) or {}), **(extra_vars or {})}
     # One thread: the results do not depend on it, it shares the machine politely, and two
     # Python models starting together can race on a first `import sklearn` (seen once:
     # "partially initialized module 'sklearn.base'").
@@ -247,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     one.add_argument("--dataset", choices=["demo", "cdnow"], default="demo")
     one.add_argument("--ref", default=None, help="git revision (default: this working tree)")
     one.add_argument("--name", required=True, help="database name under the results folder")
+    one.add_argument("--vars", default="{}", help="extra dbt vars (JSON)")
     cmp = commands.add_parser("compare", help="compare two built databases row for row")
     cmp.add_argument("before")
     cmp.add_argument("after")
@@ -261,10 +266,12 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument(
         "--expected", action="append", default=[], help="schema.relation allowed to differ"
     )
+    run.add_argument("--vars", default="{}", help="extra dbt vars (JSON) for both builds")
+    run.add_argument("--suffix", default="", help="appended to the database names")
     args = parser.parse_args(argv)
 
     if args.command == "build":
-        build(args.dataset, args.name, args.ref)
+        build(args.dataset, args.name, args.ref, json.loads(args.vars))
         return 0
     if args.command == "compare":
         before, after = resolve(args.before), resolve(args.after)
@@ -272,11 +279,12 @@ def main(argv: list[str] | None = None) -> int:
         write_summary(f"{before.stem}_vs_{after.stem}", summary)
         return 1 if summary["unexpected"] else 0
     status = 0
+    extra = json.loads(args.vars)
     for dataset in args.datasets:
-        before = build(dataset, f"before_{dataset}", args.before)
-        after = build(dataset, f"after_{dataset}", None)
+        before = build(dataset, f"before_{dataset}{args.suffix}", args.before, extra)
+        after = build(dataset, f"after_{dataset}{args.suffix}", None, extra)
         summary = compare(before, after, set(args.expected))
-        write_summary(f"{dataset}_before_vs_after", summary)
+        write_summary(f"{dataset}{args.suffix}_before_vs_after", summary)
         status |= 1 if summary["unexpected"] else 0
     return status
 
