@@ -9,7 +9,7 @@ BIN    := $(CURDIR)/$(VENV)/bin
 DBT    := $(BIN)/dbt
 
 # dbt-duckdb resolves the database path against the working directory, so the
-# profile builds it from this absolute root (TOOLCHAIN.md, gotcha 3).
+# profile builds it from this absolute root (docs/toolchain.md, gotcha 3).
 export RETENTION_HOME := $(CURDIR)
 export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTENSOR_FLAGS := compiledir=$(CURDIR)/.cache/pytensor

@@ -1,6 +1,6 @@
 {#-
     Seconds since 1970-01-01 for a timestamp, for sub-day differences
-    (dbt.datediff is only portable for days and longer; STYLE.md).
+    (dbt.datediff is only portable for days and longer; docs/style.md).
 -#}
 {% macro epoch_seconds(expression) -%}
     {{ return(adapter.dispatch('epoch_seconds', 'retention')(expression)) }}

@@ -1,6 +1,6 @@
 {#-
     A cast that yields null instead of failing. dbt.safe_cast is not safe on
-    DuckDB or Spark (STYLE.md); both engines accept `try_cast`.
+    DuckDB or Spark (docs/style.md); both engines accept `try_cast`.
 -#}
 {% macro try_cast(expression, data_type) -%}
     {{ return(adapter.dispatch('try_cast', 'retention')(expression, data_type)) }}

@@ -1,5 +1,5 @@
 {#-
-    The input contract (ARCHITECTURE.md, "Input contract"): the columns each
+    The input contract (docs/architecture.md, "Input contract"): the columns each
     raw table may have, in order, and which of them are required. Staging
     selects exactly these; optional columns missing from the input become null,
     extra columns are ignored.

@@ -18,16 +18,9 @@ customer_days as (
 
 ),
 
-cutoffs as (
-
-    select * from {{ ref('int_cutoffs_generated') }}
-
-),
-
 as_of as (
 
-    select max(as_of_date) as as_of_date
-    from cutoffs
+    {{ retention.build_as_of_date() }}
 
 ),
 

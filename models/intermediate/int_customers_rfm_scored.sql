@@ -33,16 +33,42 @@
 
 with
 
+features as (
+
+    select * from {{ ref('int_snapshots_featurized') }}
+
+),
+
+eligible as (
+
+    select * from {{ ref('int_snapshots_labelled') }}
+
+),
+
+cutoffs as (
+
+    select * from {{ ref('int_cutoffs_generated') }}
+    where is_scoring_cutoff
+
+),
+
 snapshots as (
 
+    {#- The customers scored at as_of_date (eligible there) who have bought: the rows
+        of fct_customer_snapshots, read from its inputs (intermediate reads no mart). -#}
     select
-        customer_id,
-        as_of_date,
-        days_since_last_order,
-        orders_count,
-        revenue_total
-    from {{ ref('fct_customer_snapshots') }}
-    where is_scoring_cutoff and orders_count > 0
+        features.customer_id,
+        cutoffs.as_of_date,
+        cast(features.days_since_last_order as double) as days_since_last_order,
+        cast(features.orders_count as double) as orders_count,
+        cast(features.revenue_total as double) as revenue_total
+    from features
+    inner join cutoffs
+        on features.cutoff_date = cutoffs.cutoff_date
+    inner join eligible
+        on features.customer_id = eligible.customer_id
+            and features.cutoff_date = eligible.cutoff_date
+    where features.orders_count > 0
 
 ),
 

@@ -5,9 +5,12 @@
     label window has closed by as_of), keeping only cutoffs with at least
     `min_history_days` of data before them.
     Features at cutoff c use days < c; labels use [c, c + horizon).
+    This table is the one home of the build's scoring date (read it with
+    retention.build_as_of_date()), its label horizon (label_horizon_days,
+    chosen by retention.label_horizon_days()) and its latest mature cutoff
+    (is_latest_mature_cutoff: the backtests of segments and dim_segments).
 -#}
-{%- set horizon = var('churn_horizon_days') if var('churn_definition') == 'purchase'
-    else var('activity_horizon_days') -%}
+{%- set horizon = retention.label_horizon_days() -%}
 
 with
 
@@ -65,7 +68,7 @@ cutoffs as (
 
 ),
 
-final as (
+spine as (
 
     select
         cutoff_date,
@@ -78,6 +81,17 @@ final as (
         cast({{ horizon }} as {{ dbt.type_int() }}) as label_horizon_days
     from cutoffs
     where cutoff_date >= cast({{ dbt.dateadd('day', var('min_history_days'), 'first_activity_date') }} as date)
+
+),
+
+final as (
+
+    select
+        *,
+        coalesce(
+            cutoff_date = max(case when is_label_mature then cutoff_date end) over (), false
+        ) as is_latest_mature_cutoff
+    from spine
 
 )
 

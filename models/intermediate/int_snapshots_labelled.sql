@@ -1,14 +1,27 @@
 {#-
-    What happened in each cutoff's label window, [cutoff, cutoff + horizon),
-    for every customer active in it. Customers with no activity in the window
-    have no row here (the snapshot mart reads that as "nothing happened").
-    Immature windows are still counted; the mart turns their labels into null.
+    The churn label of every eligible customer at every cutoff: one row per
+    customer x cutoff of the snapshot spine (fct_customer_snapshots reads its
+    rows and labels from here). The one home of eligibility and of the label:
+      - eligible (churn_definition):
+          purchase: at least one completed order before the cutoff;
+          activity: any order or event in [cutoff - active_lookback_days, cutoff);
+      - label: activity in the label window [cutoff, cutoff + horizon),
+        judged by retention.churn_label (the rule ml_churn_outcomes applies
+        to monitoring's predictions too);
+      - every label column is null until the window has closed by as_of_date
+        (is_label_mature).
 -#}
+
 with
 
-customer_days as (
+features as (
 
-    select * from {{ ref('int_customer_days_aggregated') }}
+    select
+        customer_id,
+        cutoff_date,
+        orders_count,
+        days_since_last_activity
+    from {{ ref('int_snapshots_featurized') }}
 
 ),
 
@@ -18,19 +31,59 @@ cutoffs as (
 
 ),
 
+customer_days as (
+
+    select * from {{ ref('int_customer_days_aggregated') }}
+
+),
+
+eligible as (
+
+    select
+        features.customer_id,
+        features.cutoff_date as window_start_date,
+        cutoffs.label_window_end_date as window_end_date,
+        cutoffs.is_label_mature
+    from features
+    inner join cutoffs
+        on features.cutoff_date = cutoffs.cutoff_date
+    {%- if var('churn_definition') == 'purchase' %}
+        where features.orders_count > 0
+    {%- else %}
+    where features.days_since_last_activity <= {{ var('active_lookback_days') }}
+    {%- endif %}
+
+),
+
+window_activity as (
+
+    {{ retention.label_window_activity('eligible', 'customer_days') }}
+
+),
+
 final as (
 
     select
-        customer_days.customer_id,
-        cutoffs.cutoff_date,
-        sum(customer_days.completed_orders) as orders_in_horizon,
-        {{ retention.sum_if_known('customer_days.revenue') }} as revenue_in_horizon,
-        count(*) as active_days_in_horizon
-    from customer_days
-    inner join cutoffs
-        on customer_days.activity_date >= cutoffs.cutoff_date
-            and customer_days.activity_date < cutoffs.label_window_end_date
-    group by 1, 2
+        eligible.customer_id,
+        eligible.window_start_date as cutoff_date,
+        eligible.is_label_mature,
+        case when eligible.is_label_mature then {{ retention.churn_label('window_activity') }} end
+            as is_churned,
+        case when eligible.is_label_mature
+                then cast(coalesce(window_activity.orders_in_window, 0) as {{ dbt.type_int() }})
+        end as orders_in_horizon,
+        -- no activity in the window is 0 revenue; activity with an order without an amount is unknown
+        case
+            when eligible.is_label_mature and window_activity.customer_id is null then cast(0 as double)
+            when eligible.is_label_mature then cast(window_activity.revenue_in_window as double)
+        end as revenue_in_horizon,
+        case when eligible.is_label_mature
+                then cast(coalesce(window_activity.active_days_in_window, 0) as {{ dbt.type_int() }})
+        end as active_days_in_horizon
+    from eligible
+    left join window_activity
+        on eligible.customer_id = window_activity.customer_id
+            and eligible.window_start_date = window_activity.window_start_date
 
 )
 

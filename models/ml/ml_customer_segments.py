@@ -1,13 +1,20 @@
 """One segment per customer at as_of_date: KMeans with stable ids and names (retention.segments)."""
 
+from retention.definitions import label_horizon_days
 from retention.segments import run_segmentation
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    # The as-of rows (segmented) and the last mature cutoff's (the churn backtest).
-    snapshots = dbt.ref("fct_customer_snapshots").filter("snapshot_number <= 1").df()
+    # The as-of rows (segmented) and the latest mature cutoff's (the churn backtest), as
+    # the cutoff spine flags them: the one definition of both.
+    cutoffs = dbt.ref("int_cutoffs_generated")
+    spine = cutoffs.filter("is_scoring_cutoff or is_latest_mature_cutoff")
+    spine = spine.project("cutoff_date, is_latest_mature_cutoff")
+    snapshots = dbt.ref("fct_customer_snapshots").join(spine, "cutoff_date").df()
     # A plain assignment: dbt only sees dbt.config.get() calls that are not nested
     # in an expression argument, and would otherwise pass the model no config.
     settings = dbt.config.get("segments") or {}
+    # Recency bands in the names are multiples of the build's label horizon.
+    settings = {**settings, "horizon_days": label_horizon_days(cutoffs.df())}
     return run_segmentation(snapshots, None, settings)

@@ -7,7 +7,7 @@ def model(dbt, session):
     dbt.config(materialized="table")
     # Ordering only: run after the churn model has trained and scored. dbt runs Python
     # models as threads of one process on two cores, and they slow each other down
-    # (TOOLCHAIN.md, gotcha 10): next to the churn training (demo) or scoring (100k) this
+    # (docs/toolchain.md, gotcha 10): next to the churn training (demo) or scoring (100k) this
     # model took 3-4x longer than alone (BENCHMARKS.md, "Recommendations").
     dbt.ref("ml_churn_scores")
     # Relations, not DataFrames: the package reads only the columns it needs.

@@ -1,11 +1,11 @@
 {#-
-    Privacy (ARCHITECTURE.md): a cohort with fewer than min_group_size
+    Privacy (docs/architecture.md): a cohort with fewer than min_group_size
     customers shows no count or metric, its size included. Cohort sizes are
     recounted from the customers' first periods. Returns every cell
     suppressed when it should not be (or the reverse), suppressed but showing
     a number, or reported with a wrong cohort size.
 -#}
-{%- set min_group_size = var('min_group_size', 10) -%}
+{%- set min_group_size = retention.min_group_size() -%}
 
 with
 

@@ -1,10 +1,10 @@
 {#-
-    Privacy (ARCHITECTURE.md): a segment smaller than min_group_size shows its
+    Privacy (docs/architecture.md): a segment smaller than min_group_size shows its
     id and name only. Returns every segment that is suppressed when it should
     not be (or the reverse), or that shows a metric while suppressed, or a
     churn rate computed on fewer than min_group_size customers.
 -#}
-{%- set min_group_size = var('min_group_size', 10) -%}
+{%- set min_group_size = retention.min_group_size() -%}
 
 with
 

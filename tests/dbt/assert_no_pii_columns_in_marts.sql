@@ -1,16 +1,16 @@
 {#-
-    Privacy (ARCHITECTURE.md): no raw PII reaches a mart. Reads the columns
-    the marts really have in the warehouse, so it also covers the columns
-    fct_customer_snapshots passes through without declaring them (the
+    Privacy (docs/architecture.md, "Privacy"): no raw PII reaches a mart. Reads
+    the columns the marts really have in the warehouse, so it also covers the
+    columns fct_customer_snapshots passes through without declaring them (the
     contracted marts are also checked from the manifest, in
-    tests/python/test_marts_contracts.py). Returns one row per offending
-    column. Runs after the two marts that read the customers source.
+    tests/python/test_marts_contracts.py, with the same word list: the
+    pii_column_words var). A column is PII when one of those words is a whole
+    "_"-separated word of its name. Returns one row per offending column. Runs
+    after the two marts that read the customers source.
 -#}
 -- depends_on: {{ ref('fct_customer_snapshots') }}
 -- depends_on: {{ ref('dim_customers') }}
-{% set pii_words = [
-    'email', 'phone', 'first_name', 'last_name', 'full_name', 'address', 'street', 'postcode', 'birth',
-] -%}
+{% set pii_name = '(^|_)(' ~ var('pii_column_words') | join('|') ~ ')(_|$)' -%}
 {%- set offending = [] -%}
 {%- if execute -%}
     {%- for node in graph.nodes.values() -%}
@@ -21,11 +21,9 @@
             ) -%}
             {%- if relation is not none -%}
                 {%- for column in adapter.get_columns_in_relation(relation) -%}
-                    {%- for word in pii_words -%}
-                        {%- if word in column.name | lower -%}
-                            {%- do offending.append((node.name, column.name | lower)) -%}
-                        {%- endif -%}
-                    {%- endfor -%}
+                    {%- if modules.re.search(pii_name, column.name | lower) -%}
+                        {%- do offending.append((node.name, column.name | lower)) -%}
+                    {%- endif -%}
                 {%- endfor -%}
             {%- endif -%}
         {%- endif -%}

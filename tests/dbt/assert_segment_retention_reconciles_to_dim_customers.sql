@@ -7,7 +7,7 @@
     rows plus the suppressed segments' dim_customers counts make up the whole
     customer total. Returns one row per segment that does not reconcile.
 -#}
-{%- set min_group_size = var('min_group_size', 10) -%}
+{%- set min_group_size = retention.min_group_size() -%}
 
 with
 

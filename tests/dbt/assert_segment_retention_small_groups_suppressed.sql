@@ -1,11 +1,11 @@
 {#-
-    Privacy (ARCHITECTURE.md): a segment x period with fewer than
+    Privacy (docs/architecture.md): a segment x period with fewer than
     min_group_size eligible customers shows no count or metric, its size
     included. Group sizes are recounted from the snapshots and the segment
     assignments. Returns every row suppressed when it should not be (or the
     reverse), suppressed but showing a number, or reported with a wrong size.
 -#}
-{%- set min_group_size = var('min_group_size', 10) -%}
+{%- set min_group_size = retention.min_group_size() -%}
 
 with
 

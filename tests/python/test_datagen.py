@@ -641,6 +641,9 @@ def test_cli_generate_seed_files(tmp_path: Path) -> None:
     assert "orders" in result.stdout and "events" in result.stdout
     assert sorted(p.name for p in out.iterdir()) == sorted(f"raw_{t}.csv" for t in TABLE_NAMES)
     tables = read_csv_tables(out, prefix="raw_")
+    # dbt seed stores seed files in the warehouse: no raw email there (README, "Privacy")
+    assert "email" not in tables["customers"].columns
+    assert "acquisition_channel" in tables["customers"].columns
     ts = parse_ts(tables["orders"]["ordered_at"]).dropna()
     assert ts[ts.dt.year < 2099].max() <= pd.Timestamp("2023-12-31 23:59:59")
     bad = subprocess.run(

@@ -1,4 +1,4 @@
-"""Reruns are idempotent (ARCHITECTURE.md, "Reliability").
+"""Reruns are idempotent (docs/architecture.md, "Quality bars").
 
 Two full `dbt build`s in a row on the same small raw folder, the same
 database and the same model registry: every relation in `marts` and `ml`

@@ -1,4 +1,4 @@
-"""An incremental build equals a full refresh (ARCHITECTURE.md, "Reliability").
+"""An incremental build equals a full refresh (docs/architecture.md, "Quality bars").
 
 Raw files grow by one day per build, as a daily export would: on top of the
 day's rows each load brings rows that arrive late (two days after their

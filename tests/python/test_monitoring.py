@@ -1,4 +1,7 @@
-"""Model monitoring logic (retention.churn.monitoring): PSI, outcomes, metrics per date."""
+"""Model monitoring logic (retention.churn.monitoring): PSI, metrics per date, drift.
+
+The outcomes themselves are labelled in SQL (ml_churn_outcomes, with the training label's
+rule); its window boundaries and the dates it leaves out are its dbt unit test's."""
 
 from __future__ import annotations
 
@@ -8,10 +11,11 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from retention.churn.monitoring import (
+    BACKTEST_PREDICTION_COLUMNS,
     PSI_EPSILON,
+    backtest_predictions,
     feature_drift_rows,
     model_monitoring,
-    outcomes,
     psi,
 )
 
@@ -40,26 +44,6 @@ def test_psi_matches_a_hand_computed_value_with_nulls_and_empty_bins():
     assert np.isnan(psi([], current))
 
 
-def test_outcomes_use_the_horizon_window_and_only_matured_dates():
-    predictions = pd.DataFrame(
-        {
-            "customer_id": ["a", "b", "c", "a"],
-            "scoring_date": pd.to_datetime(["2024-01-01"] * 3 + ["2024-03-01"]),
-        }
-    )
-    days = pd.DataFrame(
-        {
-            "customer_id": ["a", "b", "c"],
-            # a buys inside the window; b on its last day (inside); c on the end date (outside)
-            "activity_date": pd.to_datetime(["2024-01-15", "2024-01-30", "2024-01-31"]),
-        }
-    )
-    out = outcomes(predictions, days, as_of_date="2024-02-15", horizon_days=30)
-    assert out["is_matured"].tolist() == [True, True, True, False]
-    assert out["is_churned"].tolist()[:3] == [False, False, True]
-    assert pd.isna(out["is_churned"].iloc[3])  # not matured: unknown, not "retained"
-
-
 def _history(rng, dates, n=400):
     rows = []
     for date in dates:
@@ -77,15 +61,27 @@ def _history(rng, dates, n=400):
     return pd.concat(rows, ignore_index=True)
 
 
+def _outcomes(scores, as_of, churned=frozenset(), horizon_days=90):
+    """ml_churn_outcomes rows for a production score history: matured when the horizon
+    has passed by ``as_of``; churned for the customers in ``churned``."""
+    frame = scores.rename(columns={"as_of_date": "scoring_date"}).assign(source="production")
+    frame["horizon_end_date"] = frame["scoring_date"] + pd.Timedelta(days=horizon_days)
+    frame["is_matured"] = frame["horizon_end_date"] <= pd.Timestamp(as_of)
+    is_churned = frame["customer_id"].isin(churned).astype("boolean")
+    frame["is_churned"] = is_churned.where(frame["is_matured"], pd.NA)
+    return frame
+
+
+NO_SNAPSHOTS = pd.DataFrame(columns=["customer_id", "cutoff_date"])
+
+
 def test_model_monitoring_scores_matured_dates_against_outcomes():
     rng = np.random.default_rng(1)
     scores = _history(rng, ["2024-01-01", "2024-05-01"])
     first = scores[scores["as_of_date"] == "2024-01-01"]
     # Customers buy in the horizon with probability 1 - p: the scores are informative.
     buys = rng.uniform(size=len(first)) > first["churn_probability"].to_numpy()
-    days = pd.DataFrame(
-        {"customer_id": first["customer_id"][buys], "activity_date": pd.Timestamp("2024-02-01")}
-    )
+    outcomes = _outcomes(scores, "2024-05-01", churned=set(first["customer_id"][~buys]))
     snapshots = pd.DataFrame(
         {
             "customer_id": ["x"] * 3,
@@ -93,12 +89,8 @@ def test_model_monitoring_scores_matured_dates_against_outcomes():
             "orders_count": [1.0, 2.0, 3.0],
         }
     )
-    backtest = pd.DataFrame(columns=["customer_id", "cutoff_date", "model_version",
-                                     "churn_probability", "trained_at"])  # fmt: skip
     trained = {f"m-{d}": d for d in ["2024-01-01", "2024-05-01"]}
-    frame = model_monitoring(
-        scores, backtest, days, snapshots, "2024-05-01", horizon_days=90, trained_as_of=trained
-    )
+    frame = model_monitoring(outcomes, snapshots, trained_as_of=trained)
 
     performance = frame[frame["monitoring_kind"] == "performance"].set_index("scoring_date")
     matured = performance.loc[pd.Timestamp("2024-01-01").date()]
@@ -115,17 +107,6 @@ def test_model_monitoring_scores_matured_dates_against_outcomes():
     assert latest["psi"] < 0.1  # same uniform distribution
     drift = frame[frame["monitoring_kind"] == "feature_drift"]
     assert len(drift) == 2 and set(drift["feature_name"]) == {"orders_count"}
-
-
-def test_scores_after_the_as_of_date_are_not_judged():
-    rng = np.random.default_rng(2)
-    scores = _history(rng, ["2024-01-01", "2024-06-01"])
-    empty = pd.DataFrame(columns=["customer_id", "activity_date"])
-    snapshots = pd.DataFrame(columns=["customer_id", "cutoff_date"])
-    backtest = pd.DataFrame(columns=["customer_id", "cutoff_date", "model_version",
-                                     "churn_probability", "trained_at"])  # fmt: skip
-    frame = model_monitoring(scores, backtest, empty, snapshots, "2024-03-01", horizon_days=90)
-    assert frame["scoring_date"].tolist() == [pd.Timestamp("2024-01-01").date()]
 
 
 def test_feature_drift_flags_a_shifted_feature():
@@ -151,14 +132,8 @@ def test_a_score_from_a_model_trained_later_is_not_judged():
     earlier date saw the outcomes in training, so they get no metrics."""
     rng = np.random.default_rng(4)
     scores = _history(rng, ["2024-01-01"])
-    days = pd.DataFrame({"customer_id": ["c1"], "activity_date": pd.Timestamp("2024-01-10")})
-    snapshots = pd.DataFrame(columns=["customer_id", "cutoff_date"])
-    backtest = pd.DataFrame(columns=["customer_id", "cutoff_date", "model_version",
-                                     "churn_probability", "trained_at"])  # fmt: skip
-    frame = model_monitoring(
-        scores, backtest, days, snapshots, "2024-06-01", horizon_days=90,
-        trained_as_of={"m-2024-01-01": "2024-06-01"},
-    )  # fmt: skip
+    outcomes = _outcomes(scores, "2024-06-01", churned={"c2", "c3"})
+    frame = model_monitoring(outcomes, NO_SNAPSHOTS, trained_as_of={"m-2024-01-01": "2024-06-01"})
     row = frame.iloc[0]
     assert row["is_matured"] and not row["is_out_of_time"]
     assert row["n_matured"] == 400 and pd.isna(row["auc"]) and pd.isna(row["actual_churners"])
@@ -180,3 +155,26 @@ def test_rescoring_a_date_replaces_its_scores_in_the_history(tmp_path):
         pd.Timestamp("2024-02-01"): 7,
     }
     assert set(history["model_version"]) == {"m-2024-01-01", "m-2024-02-01"}
+
+
+def test_backtest_predictions_keep_the_latest_run_per_cutoff_and_are_typed_when_empty(tmp_path):
+    """What ml_churn_backtest_predictions hands to the SQL: the same columns and types
+    whether or not any run kept validation predictions."""
+    from retention.churn.registry import Registry
+
+    class TwoRuns(Registry):
+        def backtest_predictions(self):
+            rows = {
+                "customer_id": ["a", "a", "b"],
+                "cutoff_date": pd.to_datetime(["2024-01-01", "2024-01-01", "2024-02-01"]),
+                "model_version": ["old", "new", "new"],
+                "churn_probability": [0.1, 0.2, 0.3],
+                "trained_at": pd.to_datetime(["2024-03-01", "2024-04-01", "2024-04-01"]),
+            }
+            return pd.DataFrame(rows)
+
+    empty = backtest_predictions(Registry(tmp_path / "empty"))
+    kept = backtest_predictions(TwoRuns(tmp_path / "two"))
+    assert list(empty.columns) == list(kept.columns) == BACKTEST_PREDICTION_COLUMNS
+    assert empty.empty and dict(empty.dtypes) == dict(kept.dtypes)
+    assert kept["model_version"].tolist() == ["new", "new"]  # the rerun replaced "old"

@@ -6,6 +6,8 @@ dbt passes a Python model only the config keys its static parser sees in
 silently gives the model ``config_dict = {}``: every churn, CLV and segment var
 is ignored and the package defaults run. This compiles the Python models with
 non-default vars and checks the values are in the code dbt would execute.
+(ml_churn_monitoring and ml_churn_backtest_predictions read no config: what they need is
+computed in SQL.)
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ PYTHON_MODELS = {
     "ml_churn_scores": "churn",
     "ml_customer_value": "churn",
     "ml_customer_segments": "segments",
-    "ml_churn_monitoring": "monitoring",
     "ml_recommendation_evaluation": "recommend",
     "ml_product_recommendations": "recommend",
     "publish_marts": "publish",
@@ -68,7 +69,10 @@ def test_var_overrides_reach_the_models(compiled):
         assert churn["candidates"] == "logistic_regression", model
         assert int(churn["clv_horizon_days"]) == 123, model
     assert int(compiled["ml_customer_segments"]["segments"]["k_max"]) == 5
-    assert int(compiled["ml_churn_monitoring"]["monitoring"]["horizon_days"]) == 60
+    # The purchase horizon of the BTYD expectations; the label horizon is not config: the
+    # models read it from int_cutoffs_generated (test_monitoring_build checks it lands).
+    assert int(compiled["ml_customer_value"]["churn"]["churn_horizon_days"]) == 60
+    assert "horizon_days" not in compiled["ml_churn_training"]["churn"]
     for model in ("ml_recommendation_evaluation", "ml_product_recommendations"):
         recommend = compiled[model]["recommend"]
         assert recommend["owned_products"] == "never", model

@@ -352,15 +352,18 @@ def test_run_segmentation_persists_a_complete_record_and_reruns_idempotently(
 
 
 def test_backtest_assigns_the_latest_mature_cutoff_with_the_same_centroids(base_frame, tmp_path):
-    as_of = base_frame.assign(is_label_mature=False, is_churned=pd.NA, cutoff_date=AS_OF)
+    as_of = base_frame.assign(is_latest_mature_cutoff=False, is_churned=pd.NA, cutoff_date=AS_OF)
     mature = perturb(base_frame, seed=8).assign(
         is_scoring_cutoff=False,
-        is_label_mature=True,
+        is_latest_mature_cutoff=True,
         cutoff_date=AS_OF - pd.Timedelta(days=90),
         # Recent buyers stay, the stale ones churn.
         is_churned=lambda f: f["days_since_last_order"] > 100,
     )
-    older = mature.assign(cutoff_date=AS_OF - pd.Timedelta(days=118), is_churned=False)
+    # An older mature cutoff (not flagged) must not be read.
+    older = mature.assign(
+        cutoff_date=AS_OF - pd.Timedelta(days=118), is_latest_mature_cutoff=False, is_churned=False
+    )
     snapshots = pd.concat([as_of, mature, older], ignore_index=True)
     store = SegmentStore(tmp_path / "segments")
     out = run_segmentation(snapshots, None, {"n_init": "2", "k_max": "5"}, store)

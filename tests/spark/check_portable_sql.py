@@ -1,4 +1,4 @@
-"""Static guard for the portable-SQL rules (STYLE.md, "Portable SQL"), run by `make lint`.
+"""Static guard for the portable-SQL rules (docs/style.md, "Portable SQL"), run by `make lint`.
 
 The Spark parity check (tests/spark/parity.py) runs Spark 4, which accepts some DuckDB
 syntax that Spark 3.5 (and other warehouses) reject, e.g. `::` casts. This scan rejects
@@ -60,7 +60,7 @@ def main(argv: list[str]) -> int:
     paths = sorted(p for folder in folders for p in folder.rglob("*.sql"))
     problems = findings(paths)
     if problems:
-        print("Non-portable SQL (STYLE.md, 'Portable SQL'; it must also run on Spark):")
+        print("Non-portable SQL (docs/style.md, 'Portable SQL'; it must also run on Spark):")
         print("\n".join(f"  {p}" for p in problems))
         return 1
     print(f"portable SQL: {len(paths)} files checked, no DuckDB-only constructs")

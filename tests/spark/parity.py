@@ -119,126 +119,21 @@ def wait_for_builds(builds: dict[str, tuple]) -> dict[str, float]:
     return seconds
 
 
-# ---------------------------------------------------------------- normalising
-
-
-def kind(series: pd.Series) -> str:
-    """A type family both engines agree on."""
-    dtype = series.dtype
-    if pd.api.types.is_bool_dtype(dtype):
-        return "bool"
-    if pd.api.types.is_integer_dtype(dtype):
-        return "int"
-    if pd.api.types.is_float_dtype(dtype):
-        return "float"
-    if pd.api.types.is_datetime64_any_dtype(dtype):
-        return "datetime"
-    values = series.dropna()
-    if values.empty:
-        return "null"
-    sample = values.iloc[0]
-    if isinstance(sample, bool | np.bool_):
-        return "bool"
-    if isinstance(sample, int | np.integer):
-        return "int"
-    if isinstance(sample, float | np.floating):
-        return "float"
-    if type(sample).__name__ == "Decimal":
-        return "decimal"
-    if hasattr(sample, "isoformat"):
-        return "datetime"
-    return "text"
-
-
-def normalise(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
-    kinds = {column: kind(frame[column]) for column in frame.columns}
-    out = {}
-    for column, k in kinds.items():
-        values = frame[column]
-        if k in ("float", "decimal"):
-            out[column] = pd.to_numeric(values.astype(object), errors="raise").astype("float64")
-        elif k == "int":
-            try:
-                out[column] = values.astype("Int64")
-            except (TypeError, ValueError, OverflowError):  # e.g. uint64 beyond int64
-                out[column] = values.astype(object).where(values.notna(), None)
-        elif k == "bool":
-            out[column] = values.astype("boolean")
-        elif k == "datetime":
-            out[column] = pd.to_datetime(values).astype("datetime64[us]")
-        else:
-            out[column] = values.astype(object).where(values.notna(), None)
-    return pd.DataFrame(out), kinds
-
-
-def numeric_family(k: str) -> str:
-    return "number" if k in ("int", "float", "decimal") else k
+# ---------------------------------------------------------------- comparing
 
 
 def compare(name: str, duck: pd.DataFrame, spark: pd.DataFrame) -> list[str]:
-    """Differences between two versions of a table, in words (empty = identical)."""
-    problems = []
-    duck.columns = [c.lower() for c in duck.columns]
-    spark.columns = [c.lower() for c in spark.columns]
-    only_duck = sorted(set(duck.columns) - set(spark.columns))
-    only_spark = sorted(set(spark.columns) - set(duck.columns))
-    if only_duck or only_spark:
-        problems.append(f"columns only on DuckDB {only_duck}, only on Spark {only_spark}")
-    columns = [c for c in duck.columns if c in spark.columns and c not in RUN_METADATA_COLUMNS]
-    if len(duck) != len(spark):
-        problems.append(f"{len(duck)} rows on DuckDB, {len(spark)} on Spark")
-    duck, duck_kinds = normalise(duck[columns])
-    spark, spark_kinds = normalise(spark[columns])
-    for column in columns:
-        a, b = duck_kinds[column], spark_kinds[column]
-        if "null" not in (a, b) and numeric_family(a) != numeric_family(b):
-            problems.append(f"column {column}: {a} on DuckDB, {b} on Spark")
-    if problems:
-        return problems
-    floats = [c for c in columns if duck[c].dtype == "float64" or spark[c].dtype == "float64"]
-    exact = [c for c in columns if c not in floats]
-    for frame in (duck, spark):
-        for column in floats:
-            frame[column] = frame[column].astype("float64")
+    """Differences between DuckDB's and Spark's version of a table (empty = identical)."""
+    from retention.table_diff import frame_differences
 
-    # Sort on the exact columns, then on rounded floats, so rows line up whatever the engine's
-    # row order; then compare cell by cell. A column whose values differ as a whole (its
-    # sorted values differ) is left out of the sort, so it does not misalign the others.
-    def sorted_values(series: pd.Series) -> list[str]:
-        return sorted("\0" if pd.isna(v) else str(v) for v in series)
-
-    aligned = [c for c in exact if sorted_values(duck[c]) == sorted_values(spark[c])]
-    order = aligned + [f"__round_{c}" for c in floats]
-
-    def sort(frame: pd.DataFrame) -> pd.DataFrame:
-        rounded = pd.DataFrame(
-            {f"__round_{c}": frame[c].round(6) for c in floats}, index=frame.index
-        )
-        keyed = pd.concat([frame, rounded], axis=1)
-        if order:
-            keyed = keyed.sort_values(order, na_position="first", kind="stable")
-        return keyed.reset_index(drop=True)
-
-    duck, spark = sort(duck), sort(spark)
-    for column in exact:
-        a, b = duck[column], spark[column]
-        same = (a.isna() & b.isna()) | (a.astype(object) == b.astype(object)).fillna(False)
-        if not same.all():
-            bad = np.flatnonzero(~same.to_numpy(dtype=bool))
-            examples = [f"{a.iloc[i]!r} vs {b.iloc[i]!r}" for i in bad[:3]]
-            problems.append(f"column {column}: {len(bad)} rows differ, e.g. {'; '.join(examples)}")
-    for column in floats:
-        a, b = duck[column].to_numpy(), spark[column].to_numpy()
-        same = np.isclose(a, b, rtol=FLOAT_RTOL, atol=FLOAT_ATOL, equal_nan=True)
-        if not same.all():
-            bad = np.flatnonzero(~same)
-            diff = np.nanmax(np.abs(a[bad] - b[bad])) if len(bad) else 0.0
-            examples = [f"{a[i]!r} vs {b[i]!r}" for i in bad[:3]]
-            problems.append(
-                f"column {column}: {len(bad)} rows differ (max abs diff {diff:.3g}), "
-                f"e.g. {'; '.join(examples)}"
-            )
-    return problems
+    return frame_differences(
+        duck,
+        spark,
+        labels=("DuckDB", "Spark"),
+        ignore_columns=RUN_METADATA_COLUMNS,
+        rtol=FLOAT_RTOL,
+        atol=FLOAT_ATOL,
+    )
 
 
 # ---------------------------------------------------------------- the check

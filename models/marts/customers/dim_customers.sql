@@ -3,6 +3,9 @@
     risk with reasons, and value. Customers who never completed an order have
     no snapshot, so their model columns are null. No raw PII: the email is not
     carried into marts at all, not even hashed.
+    Point in time: everything comes from data before as_of_date (the features
+    at the scoring cutoff), so a build with an earlier as_of_date ignores
+    later orders and later signups.
 -#}
 with
 
@@ -13,15 +16,39 @@ snapshots as (
 
 ),
 
+as_of as (
+
+    {{ retention.build_as_of_date() }}
+
+),
+
+scoring_features as (
+
+    {#- Every customer with any activity before as_of_date, as of as_of_date. -#}
+    select
+        features.customer_id,
+        features.orders_count,
+        features.days_since_first_order,
+        features.days_since_last_order,
+        features.days_since_last_activity,
+        cutoffs.cutoff_date
+    from {{ ref('int_snapshots_featurized') }} as features
+    inner join {{ ref('int_cutoffs_generated') }} as cutoffs
+        on features.cutoff_date = cutoffs.cutoff_date
+    where cutoffs.is_scoring_cutoff
+
+),
+
 orders as (
 
     select
         customer_id,
-        min(ordered_date) as first_order_date,
-        max(ordered_date) as last_order_date
-    from {{ ref('stg_shop__orders') }}
-    where is_completed
-    group by 1
+        cast({{ dbt.dateadd('day', '-1 * (days_since_first_order)', 'cutoff_date') }} as date)
+            as first_order_date,
+        cast({{ dbt.dateadd('day', '-1 * (days_since_last_order)', 'cutoff_date') }} as date)
+            as last_order_date
+    from scoring_features
+    where orders_count > 0
 
 ),
 
@@ -29,6 +56,8 @@ orders as (
     customers as (
 
         select * from {{ ref('stg_shop__customers') }}
+        {#- not yet signed up at as_of_date: not a customer yet -#}
+        where signup_date is null or signup_date < (select as_of.as_of_date from as_of)
 
     ),
 {% endif %}
@@ -36,9 +65,8 @@ orders as (
 scores as (
 
     select * from {{ ref('fct_churn_scores') }}
-    {#- This build's scoring date: the kept history may hold later dates (from a build
-        with a later as_of_date), so not max(as_of_date) of the scores. #}
-    where as_of_date = (select max(as_of_date) from {{ ref('int_cutoffs_generated') }})
+    {#- This build's scoring date (the kept history may hold later dates). #}
+    where as_of_date = (select as_of.as_of_date from as_of)
 
 ),
 
@@ -57,12 +85,6 @@ rfm as (
 customer_value as (
 
     select * from {{ ref('ml_customer_value') }}
-
-),
-
-as_of as (
-
-    select max(as_of_date) as as_of_date from {{ ref('int_cutoffs_generated') }}
 
 ),
 
@@ -98,6 +120,7 @@ final as (
 
         ---------- behaviour at as_of_date
         snapshots.customer_id is not null as is_eligible_for_scoring,
+        {{ retention.is_active('scoring_features.days_since_last_activity') }} as is_active,
         cast(snapshots.days_since_last_order as {{ dbt.type_int() }}) as days_since_last_order,
         cast(snapshots.orders_count as {{ dbt.type_int() }}) as orders_count,
         cast(snapshots.revenue_total as double) as revenue_total,
@@ -131,6 +154,7 @@ final as (
     {%- if var('enable_customers') %}
         left join customers on spine.customer_id = customers.customer_id
     {%- endif %}
+    left join scoring_features on spine.customer_id = scoring_features.customer_id
     left join snapshots on spine.customer_id = snapshots.customer_id
     left join scores on spine.customer_id = scores.customer_id
     left join segments on spine.customer_id = segments.customer_id

@@ -38,9 +38,8 @@ with
 
 as_of as (
 
-    {#- This build's scoring date: the kept score history may hold later dates (from a
-        build with a later as_of_date), so not max(as_of_date) of the scores. #}
-    select max(as_of_date) as as_of_date from {{ ref('int_cutoffs_generated') }}
+    {#- This build's scoring date (the kept score history may hold later dates). #}
+    {{ retention.build_as_of_date() }}
 
 ),
 

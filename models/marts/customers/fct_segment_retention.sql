@@ -4,8 +4,9 @@
     grouped by their segment at as_of_date, so the history shows how today's
     segments behaved before.
       - customers: eligible customers of the segment at the cutoff;
-      - active_customers: those with an order or event in the period before
-        the cutoff ([cutoff - snapshot_every_days, cutoff));
+      - active_customers: those active at the cutoff: an order or event in
+        the period before it ([cutoff - snapshot_every_days, cutoff); the one
+        definition of "active", retention.is_active);
       - observed churn / retention: from mature labels (null while immature);
       - predicted churn: from the churn scores of that scoring date (only
         cutoffs that were scored, e.g. as_of_date);
@@ -14,7 +15,8 @@
     Revenue and revenue at risk are null when any customer they cover has an
     order without an amount (README, "Orders without amounts").
     Groups smaller than min_group_size are suppressed: every count and metric,
-    the group size included, is null (as in dim_segments).
+    the group size included, is null (retention.unless_small_group, as in
+    dim_segments and fct_cohort_retention).
 -#}
 with
 
@@ -51,7 +53,7 @@ joined as (
         snapshots.is_scoring_cutoff,
         snapshots.is_label_mature,
         snapshots.customer_id,
-        snapshots.days_since_last_activity <= {{ var('snapshot_every_days') }} as is_active,
+        {{ retention.is_active('snapshots.days_since_last_activity') }} as is_active,
         snapshots.is_churned,
         snapshots.revenue_in_horizon,
         scores.churn_probability,
@@ -113,7 +115,7 @@ final as (
         cutoff_date as period_date,
         is_scoring_period,
         is_label_mature,
-        customers < {{ var('min_group_size', 10) }} as is_suppressed,
+        {{ retention.is_small_group('customers') }} as is_suppressed,
         {%- set metrics = {
             'customers': dbt.type_bigint(),
             'active_customers': dbt.type_bigint(),
@@ -126,13 +128,11 @@ final as (
             'revenue_at_risk': 'double',
         } %}
         {%- for column, data_type in metrics.items() %}
-            cast(case when customers >= {{ var('min_group_size', 10) }} then {{ column }} end as {{ data_type }})
-                as {{ column }},
+            cast({{ retention.unless_small_group('customers', column) }} as {{ data_type }}) as {{ column }},
         {%- endfor %}
-        cast(case
-            when customers >= {{ var('min_group_size', 10) }} and is_label_mature
-                then 1 - observed_churn_rate
-        end as double) as retention_rate
+        cast({{ retention.unless_small_group(
+            'customers', 'case when is_label_mature then 1 - observed_churn_rate end'
+        ) }} as double) as retention_rate
     from aggregated
 
 )

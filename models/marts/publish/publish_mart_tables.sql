@@ -8,6 +8,7 @@
 -#}
 {%- set marts = [
     'fct_customer_snapshots',
+    'dim_definitions',
     'fct_source_quality',
     'fct_churn_scores',
     'fct_model_runs',

@@ -28,8 +28,7 @@ customer_periods as (
 
 as_of as (
 
-    select max(as_of_date) as as_of_date
-    from customer_periods
+    {{ retention.build_as_of_date() }}
 
 ),
 
@@ -139,10 +138,10 @@ cells as (
         as_of.as_of_date,
         spine.cohort_customers,
         spine.period_end_date <= as_of.as_of_date as is_period_complete,
-        spine.cohort_customers < {{ var('min_group_size', 10) }} as is_suppressed,
+        {{ retention.is_small_group('spine.cohort_customers') }} as is_suppressed,
         {#- Null, not 0, until the period has ended; always null for small cohorts. #}
         spine.period_end_date <= as_of.as_of_date
-        and spine.cohort_customers >= {{ var('min_group_size', 10) }} as is_reported,
+        and not {{ retention.is_small_group('spine.cohort_customers') }} as is_reported,
         coalesce(period_activity.active_customers, 0) as active_customers,
         coalesce(retained_on_or_after.retained_customers, 0) as retained_customers,
         -- no active customer is 0 revenue; an order without an amount makes it unknown

@@ -21,7 +21,6 @@
     and name but shows no description, size or metric; a churn rate computed
     on fewer than `min_group_size` customers is also hidden.
 -#}
-{%- set min_group_size = var('min_group_size', 10) -%}
 
 with
 
@@ -52,6 +51,12 @@ labelled_snapshots as (
 
 ),
 
+cutoffs as (
+
+    select * from {{ ref('int_cutoffs_generated') }}
+
+),
+
 churn_scores as (
 
     select
@@ -64,8 +69,9 @@ churn_scores as (
 
 latest_mature_cutoff as (
 
-    select max(cutoff_date) as cutoff_date
-    from labelled_snapshots
+    {#- One row, null without a mature cutoff, so the cross join below keeps every segment. #}
+    select max(case when is_latest_mature_cutoff then cutoff_date end) as cutoff_date
+    from cutoffs
 
 ),
 
@@ -117,7 +123,7 @@ joined as (
         observed.observed_churn_rate,
         coalesce(predicted.scored_customers, 0) as scored_customers,
         predicted.predicted_churn_rate,
-        profiles.customers < {{ min_group_size }} as is_suppressed
+        {{ retention.is_small_group('profiles.customers') }} as is_suppressed
     from profiles
     cross join latest_mature_cutoff
     left join observed
@@ -151,18 +157,15 @@ final as (
         cast(observed_churn_cutoff_date as date) as observed_churn_cutoff_date,
         cast(case when not is_suppressed then labelled_customers end as {{ dbt.type_bigint() }})
             as labelled_customers,
-        cast(case
-            when not is_suppressed and labelled_customers >= {{ min_group_size }} then observed_churn_rate
-        end as double) as observed_churn_rate,
+        cast(case when not is_suppressed then {{ retention.unless_small_group('labelled_customers', 'observed_churn_rate') }} end
+            as double) as observed_churn_rate,
         cast(case when not is_suppressed then backtest_labelled_customers end as {{ dbt.type_bigint() }})
             as backtest_labelled_customers,
-        cast(case
-            when not is_suppressed and backtest_labelled_customers >= {{ min_group_size }} then backtest_churn_rate
-        end as double) as backtest_churn_rate,
+        cast(case when not is_suppressed then {{ retention.unless_small_group('backtest_labelled_customers', 'backtest_churn_rate') }} end
+            as double) as backtest_churn_rate,
         cast(case when not is_suppressed then scored_customers end as {{ dbt.type_bigint() }}) as scored_customers,
-        cast(case
-            when not is_suppressed and scored_customers >= {{ min_group_size }} then predicted_churn_rate
-        end as double) as predicted_churn_rate,
+        cast(case when not is_suppressed then {{ retention.unless_small_group('scored_customers', 'predicted_churn_rate') }} end
+            as double) as predicted_churn_rate,
 
         ---------- the run
         cast(k as {{ dbt.type_int() }}) as k,

@@ -34,7 +34,11 @@ order_items as (
 
 clean_orders as (
 
-    select order_id from {{ ref('stg_shop__orders') }}
+    {#- The orders' checked base model, not stg_shop__orders: staging models read sources
+        and their own base chain, never another stg_ model. A clean order is one with no
+        quarantine reason, exactly the rows stg_shop__orders publishes. -#}
+    select order_id from {{ ref('base_shop__orders_checked') }}
+    where quarantine_reason is null
 
 ),
 

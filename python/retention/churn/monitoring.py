@@ -11,9 +11,10 @@ Two kinds of rows (marts.fct_model_monitoring):
       cutoffs are never scored with a later model: that would be in-sample.
   A production date is judged only when the model that scored it was trained at or
   before it (``is_out_of_time``), and only when its horizon has passed:
-  ``date + horizon <= as_of_date`` (the data end of this build). Its outcome is the churn definition applied to the
-  customer-day activity: purchase churn = no completed order in ``[date, date + horizon)``;
-  activity churn = no order or event in it. Metrics are those of fct_model_evaluation
+  ``date + horizon <= as_of_date`` (the data end of this build). The outcomes come from
+  ``ml_churn_outcomes`` (SQL), which joins each prediction to its label window with the
+  rule that labels the training rows (macros/definitions/churn_label.sql): churn is
+  defined once. Metrics are those of fct_model_evaluation
   (``retention.churn.metrics``). ``psi`` compares the date's scores with the previous
   date of the same source.
 - ``feature_drift``: one per snapshot cutoff x feature: PSI of the feature between the
@@ -91,42 +92,6 @@ def psi(reference, current, bins: int = PSI_BINS, epsilon: float = PSI_EPSILON) 
     return float(np.sum((actual - expected) * np.log(actual / expected)))
 
 
-def outcomes(
-    predictions: pd.DataFrame,
-    activity_days: pd.DataFrame,
-    as_of_date,
-    horizon_days: int,
-) -> pd.DataFrame:
-    """``predictions`` (customer_id, scoring_date, ...) with ``horizon_end_date``,
-    ``is_matured`` and ``is_churned`` (null unless matured). ``activity_days``
-    (customer_id, activity_date) holds the days that count against churn: completed-order
-    days for purchase churn, any activity day for activity churn."""
-    frame = predictions.copy()
-    frame["scoring_date"] = pd.to_datetime(frame["scoring_date"])
-    frame["horizon_end_date"] = frame["scoring_date"] + pd.Timedelta(days=int(horizon_days))
-    frame["is_matured"] = frame["horizon_end_date"] <= pd.Timestamp(as_of_date)
-    days = activity_days[["customer_id", "activity_date"]].copy()
-    days["customer_id"] = days["customer_id"].astype(str)
-    days["activity_date"] = pd.to_datetime(days["activity_date"])
-    windows = frame.loc[frame["is_matured"], ["customer_id", "scoring_date", "horizon_end_date"]]
-    windows = windows.drop_duplicates()
-    hits = windows.merge(days, on="customer_id")
-    hits = hits[
-        (hits["activity_date"] >= hits["scoring_date"])
-        & (hits["activity_date"] < hits["horizon_end_date"])
-    ]
-    retained = hits[["customer_id", "scoring_date"]].drop_duplicates().assign(_retained=True)
-    frame["customer_id"] = frame["customer_id"].astype(str)
-    flags = frame[["customer_id", "scoring_date"]].merge(
-        retained, on=["customer_id", "scoring_date"], how="left"
-    )["_retained"]
-    churned = ~flags.fillna(False).astype(bool).to_numpy()
-    frame["is_churned"] = pd.array(
-        np.where(frame["is_matured"].to_numpy(), churned, None), dtype="boolean"
-    )
-    return frame
-
-
 def _performance(group: pd.DataFrame, evaluate: bool) -> dict:
     row = {
         "n_scored": len(group),
@@ -147,22 +112,29 @@ def _performance(group: pd.DataFrame, evaluate: bool) -> dict:
     return row
 
 
-def performance_rows(
-    scored: pd.DataFrame,
-    activity_days: pd.DataFrame,
-    as_of_date,
-    horizon_days: int,
-    trained_as_of: dict | None = None,
-) -> pd.DataFrame:
-    """One row per source x scoring date x model version. ``scored`` has source,
-    customer_id, scoring_date, model_version, churn_probability. ``trained_as_of``
+def prepare_outcomes(outcomes: pd.DataFrame) -> pd.DataFrame:
+    """ml_churn_outcomes with pandas types: dates as timestamps, flags as booleans."""
+    frame = outcomes.copy()
+    frame["customer_id"] = frame["customer_id"].astype(str)
+    for column in ("scoring_date", "horizon_end_date"):
+        frame[column] = pd.to_datetime(frame[column])
+    frame["is_matured"] = frame["is_matured"].astype(bool)
+    frame["is_churned"] = frame["is_churned"].astype("boolean")
+    frame["churn_probability"] = frame["churn_probability"].astype(float)
+    return frame
+
+
+def performance_rows(outcomes: pd.DataFrame, trained_as_of: dict | None = None) -> pd.DataFrame:
+    """One row per source x scoring date x model version. ``outcomes`` (ml_churn_outcomes)
+    has source, customer_id, scoring_date, model_version, churn_probability,
+    horizon_end_date, is_matured and is_churned (null unless matured). ``trained_as_of``
     (model_version -> the as_of_date it was trained at) tells whether a production score
     is out of time: a model trained at a later as_of_date (a rebuild with an earlier
     as_of_date keeps the later champion) has seen those outcomes, so it is not judged."""
     trained_as_of = {k: pd.Timestamp(v) for k, v in (trained_as_of or {}).items()}
-    if scored.empty:
+    if outcomes.empty:
         return pd.DataFrame(columns=COLUMNS)
-    frame = outcomes(scored, activity_days, as_of_date, horizon_days)
+    frame = prepare_outcomes(outcomes)
     rows = []
     for (source, version, date), group in frame.groupby(
         ["source", "model_version", "scoring_date"], sort=True
@@ -231,6 +203,9 @@ def feature_drift_rows(snapshots: pd.DataFrame, features=DRIFT_FEATURES) -> pd.D
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+BACKTEST_PREDICTION_COLUMNS = ["customer_id", "cutoff_date", "model_version", "churn_probability"]
+
+
 def latest_run_per_cutoff(backtest: pd.DataFrame) -> pd.DataFrame:
     """Reruns with another config validate on the same cutoff: keep the latest run's."""
     if backtest.empty:
@@ -239,36 +214,37 @@ def latest_run_per_cutoff(backtest: pd.DataFrame) -> pd.DataFrame:
     return backtest[backtest["trained_at"] == latest]
 
 
+def backtest_predictions(registry=None) -> pd.DataFrame:
+    """The registry's out-of-time validation predictions, the latest run's per cutoff
+    (ml_churn_backtest_predictions; ml_churn_outcomes joins them to their outcomes).
+    Typed even when empty, so the SQL over it always sees the same columns."""
+    from retention.churn.registry import Registry
+
+    registry = registry or Registry()
+    frame = latest_run_per_cutoff(registry.backtest_predictions())
+    return pd.DataFrame(
+        {
+            "customer_id": frame["customer_id"].astype(str),
+            "cutoff_date": pd.to_datetime(frame["cutoff_date"]).astype("datetime64[us]"),
+            "model_version": frame["model_version"].astype(str),
+            "churn_probability": frame["churn_probability"].astype(float),
+        },
+        columns=BACKTEST_PREDICTION_COLUMNS,
+    ).reset_index(drop=True)
+
+
 def model_monitoring(
-    scores: pd.DataFrame,
-    backtest: pd.DataFrame,
-    activity_days: pd.DataFrame,
+    outcomes: pd.DataFrame,
     snapshots: pd.DataFrame,
-    as_of_date,
-    horizon_days: int,
     features=DRIFT_FEATURES,
     trained_as_of: dict | None = None,
 ) -> pd.DataFrame:
     """The fct_model_monitoring rows (see the module doc).
 
-    ``scores``: the production score history (customer_id, as_of_date, model_version,
-    churn_probability); ``backtest``: the registry's validation predictions
-    (customer_id, cutoff_date, model_version, churn_probability, trained_at)."""
-    production = scores.rename(columns={"as_of_date": "scoring_date"}).assign(source="production")
-    backtest = latest_run_per_cutoff(backtest).rename(columns={"cutoff_date": "scoring_date"})
-    columns = ["source", "customer_id", "scoring_date", "model_version", "churn_probability"]
-    scored = pd.concat(
-        [production.reindex(columns=columns), backtest.assign(source="backtest")[columns]]
-        if not backtest.empty
-        else [production.reindex(columns=columns)],
-        ignore_index=True,
-    )
-    scored["customer_id"] = scored["customer_id"].astype(str)
-    scored["scoring_date"] = pd.to_datetime(scored["scoring_date"])
-    # Only dates up to this build's as_of_date: a later score history (from a build with
-    # a later as_of_date) cannot be judged with this build's data.
-    scored = scored[scored["scoring_date"] <= pd.Timestamp(as_of_date)]
-    performance = performance_rows(scored, activity_days, as_of_date, horizon_days, trained_as_of)
+    ``outcomes``: ml_churn_outcomes, every production score and backtest prediction up to
+    this build's as_of_date with its outcome; ``snapshots``: fct_customer_snapshots'
+    customer_id, cutoff_date and drift features."""
+    performance = performance_rows(outcomes, trained_as_of)
     drift = feature_drift_rows(snapshots, features)
     frames = [f for f in (performance, drift) if not f.empty]
     if not frames:

@@ -296,7 +296,8 @@ def run_customer_value(snapshots: pd.DataFrame, settings: dict) -> pd.DataFrame:
 
 
 def _run_customer_value(snapshots: pd.DataFrame, settings: dict) -> pd.DataFrame:
-    horizon = int(settings.get("churn_horizon_days") or 90)
+    # The purchase horizon of the BTYD expectations, from the model's config (churn_horizon_days).
+    horizon = int(settings["churn_horizon_days"])
     clv_horizon = int(settings.get("clv_horizon_days") or 365)
     frame = prepare_snapshots(snapshots)
     frame = frame[frame["is_scoring_cutoff"].astype(bool) & (frame["order_days_count"] >= 1)]
@@ -362,15 +363,13 @@ def _run_customer_value(snapshots: pd.DataFrame, settings: dict) -> pd.DataFrame
 
 
 def run_monitoring(
-    scores: pd.DataFrame,
-    activity_days: pd.DataFrame,
+    outcomes: pd.DataFrame,
     snapshots: pd.DataFrame,
-    as_of_date,
-    settings: dict,
     registry: Registry | None = None,
 ) -> pd.DataFrame:
     """fct_model_monitoring: matured production scores and registry backtests against
-    outcomes, score and feature drift (retention.churn.monitoring)."""
+    their outcomes (ml_churn_outcomes, computed in SQL), score and feature drift
+    (retention.churn.monitoring)."""
     from retention.churn.monitoring import model_monitoring
 
     registry = registry or Registry()
@@ -378,15 +377,7 @@ def run_monitoring(
     trained_as_of = (
         dict(zip(runs["model_version"], runs["as_of_date"], strict=True)) if len(runs) else {}
     )
-    frame = model_monitoring(
-        scores,
-        registry.backtest_predictions(),
-        activity_days,
-        snapshots,
-        as_of_date,
-        int(settings.get("horizon_days") or 90),
-        trained_as_of=trained_as_of,
-    )
+    frame = model_monitoring(outcomes, snapshots, trained_as_of=trained_as_of)
     log.info(
         "monitoring: %d performance rows (%d matured), %d feature drift rows",
         int((frame["monitoring_kind"] == "performance").sum()),

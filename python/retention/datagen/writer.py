@@ -58,11 +58,18 @@ def write_csv_rows(table: pa.Table, fh: BinaryIO, batch_rows: int = 500_000) -> 
 
 
 class CsvSink:
-    """One CSV file per table, header first, rows appended chunk by chunk."""
+    """One CSV file per table, header first, rows appended chunk by chunk. Columns listed
+    in ``left_out`` (table -> names) are not written."""
 
-    def __init__(self, root: Path, file_names: dict[str, str]) -> None:
+    def __init__(
+        self,
+        root: Path,
+        file_names: dict[str, str],
+        left_out: dict[str, tuple[str, ...]] | None = None,
+    ) -> None:
         self.root = root
         self.file_names = file_names
+        self.left_out = left_out or {}
         self._files: dict[str, BinaryIO] = {}
         root.mkdir(parents=True, exist_ok=True)
 
@@ -70,6 +77,9 @@ class CsvSink:
         return self.root / self.file_names.get(name, f"{name}.csv")
 
     def write(self, name: str, table: pa.Table) -> None:
+        dropped = [c for c in self.left_out.get(name, ()) if c in table.column_names]
+        if dropped:
+            table = table.drop_columns(dropped)
         fh = self._files.get(name)
         if fh is None:
             fh = self._files[name] = self.path(name).open("wb")

@@ -60,7 +60,7 @@ INPUT_COLUMNS = list(
             "as_of_date",
             "cutoff_date",
             "is_scoring_cutoff",
-            "is_label_mature",
+            "is_latest_mature_cutoff",
             "is_churned",
             *[spec.column for spec in FEATURE_SPECS],
             *PROFILE_FEATURES,
@@ -127,14 +127,12 @@ def assign_with_stats(run: SegmentRun, frame: pd.DataFrame, batch_size: int):
 
 
 def latest_mature_rows(snapshots: pd.DataFrame) -> pd.DataFrame:
-    """The snapshot rows of the latest cutoff whose label window has closed."""
-    if "is_label_mature" not in snapshots.columns or "cutoff_date" not in snapshots.columns:
+    """The snapshot rows of the latest cutoff whose label window has closed, as the cutoff
+    spine flags it (int_cutoffs_generated.is_latest_mature_cutoff, the one definition);
+    none when the frame does not carry the flag."""
+    if "is_latest_mature_cutoff" not in snapshots.columns or "cutoff_date" not in snapshots.columns:
         return snapshots.iloc[0:0]
-    mature = snapshots[snapshots["is_label_mature"].fillna(False).astype(bool)]
-    if mature.empty:
-        return mature
-    cutoffs = pd.to_datetime(mature["cutoff_date"])
-    return mature[cutoffs == cutoffs.max()]
+    return snapshots[snapshots["is_latest_mature_cutoff"].fillna(False).astype(bool)]
 
 
 def backtest(run: SegmentRun, mature: pd.DataFrame, batch_size: int) -> pd.DataFrame:
@@ -217,8 +215,9 @@ def run_segmentation(
     run; returns one row per customer (ml_customer_segments).
 
     `snapshots` needs the as-of rows (is_scoring_cutoff); when it also holds
-    the rows of the latest mature cutoff, the profiles carry a backtest: the
-    churn rate of the customers each segment's centroid claimed at that cutoff.
+    the rows of the latest mature cutoff (flagged is_latest_mature_cutoff), the
+    profiles carry a backtest: the churn rate of the customers each segment's
+    centroid claimed at that cutoff.
 
     `scores` (ml_churn_scores) is optional: when given, the mean churn
     probability per segment is logged and kept in the run record. The dbt
