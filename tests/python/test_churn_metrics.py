@@ -56,7 +56,7 @@ def test_ranking_metrics_agree_with_sklearn(scored):
 
 def test_ece_is_zero_for_perfectly_calibrated_bins():
     # Each bin's mean prediction equals its observed churn rate (bins 0, 2, 7 and 9).
-    y = np.array([0, 0, 0, 0] + [1, 0, 0, 0] + [1, 1, 1, 0] + [1, 1])
+    y = np.array([0, 0, 0, 0, 1, 0, 0, 0, 1, 1, 1, 0, 1, 1])
     p = np.array([0.0] * 4 + [0.25] * 4 + [0.75] * 4 + [1.0] * 2)
     assert metrics.expected_calibration_error(y, p) == pytest.approx(0.0, abs=1e-12)
 

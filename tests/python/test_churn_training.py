@@ -145,7 +145,7 @@ def test_origin_predictions_never_see_labels_after_the_origin(result, snapshots)
         if abs(
             after.loc[(name, c[0]), "mean_prediction"] - before.loc[(name, c[0]), "mean_prediction"]
         )
-        > 1e-6  # fmt: skip
+        > 1e-6
     ]
     assert len(moved) >= 4
 

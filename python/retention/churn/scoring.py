@@ -50,7 +50,7 @@ def feature_family(name: str) -> str:
 
 
 def _fmt_days(value) -> str:
-    return "unknown" if pd.isna(value) else f"{int(round(value))}"
+    return "unknown" if pd.isna(value) else f"{round(value)}"
 
 
 def reason_text(family: str, row: pd.Series) -> str:

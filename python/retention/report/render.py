@@ -478,7 +478,7 @@ def segment_section(marts: Marts) -> Section:
         mature = ret[ret["retention_rate"].notna()]
         if not mature.empty:
             origin = pd.Timestamp(mature["period_date"].min())
-            days = lambda d: (pd.Timestamp(d) - origin).days  # noqa: E731
+            days = lambda d: (pd.Timestamp(d) - origin).days
 
             def date_label(v: float) -> str:
                 return f"{origin + pd.Timedelta(days=v):%Y-%m}"
