@@ -124,7 +124,14 @@ def wait_for_builds(builds: dict[str, tuple]) -> dict[str, float]:
 
 def kind(series: pd.Series) -> str:
     """A type family both engines agree on."""
-    dtype = series.dtype
+    by_dtype = _dtype_kind(series.dtype)
+    if by_dtype:
+        return by_dtype
+    values = series.dropna()
+    return "null" if values.empty else _value_kind(values.iloc[0])
+
+
+def _dtype_kind(dtype) -> str | None:
     if pd.api.types.is_bool_dtype(dtype):
         return "bool"
     if pd.api.types.is_integer_dtype(dtype):
@@ -133,10 +140,11 @@ def kind(series: pd.Series) -> str:
         return "float"
     if pd.api.types.is_datetime64_any_dtype(dtype):
         return "datetime"
-    values = series.dropna()
-    if values.empty:
-        return "null"
-    sample = values.iloc[0]
+    return None
+
+
+def _value_kind(sample) -> str:
+    """The family of an object column, from its first value."""
     if isinstance(sample, bool | np.bool_):
         return "bool"
     if isinstance(sample, int | np.integer):
@@ -177,16 +185,9 @@ def numeric_family(k: str) -> str:
 
 def compare(name: str, duck: pd.DataFrame, spark: pd.DataFrame) -> list[str]:
     """Differences between two versions of a table, in words (empty = identical)."""
-    problems = []
     duck.columns = [c.lower() for c in duck.columns]
     spark.columns = [c.lower() for c in spark.columns]
-    only_duck = sorted(set(duck.columns) - set(spark.columns))
-    only_spark = sorted(set(spark.columns) - set(duck.columns))
-    if only_duck or only_spark:
-        problems.append(f"columns only on DuckDB {only_duck}, only on Spark {only_spark}")
-    columns = [c for c in duck.columns if c in spark.columns and c not in RUN_METADATA_COLUMNS]
-    if len(duck) != len(spark):
-        problems.append(f"{len(duck)} rows on DuckDB, {len(spark)} on Spark")
+    problems, columns = _shape_problems(duck, spark)
     duck, duck_kinds = normalise(duck[columns])
     spark, spark_kinds = normalise(spark[columns])
     for column in columns:
@@ -200,10 +201,28 @@ def compare(name: str, duck: pd.DataFrame, spark: pd.DataFrame) -> list[str]:
     for frame in (duck, spark):
         for column in floats:
             frame[column] = frame[column].astype("float64")
+    duck, spark = _aligned(duck, spark, exact, floats)
+    return _exact_problems(duck, spark, exact) + _float_problems(duck, spark, floats)
 
-    # Sort on the exact columns, then on rounded floats, so rows line up whatever the engine's
-    # row order; then compare cell by cell. A column whose values differ as a whole (its
-    # sorted values differ) is left out of the sort, so it does not misalign the others.
+
+def _shape_problems(duck: pd.DataFrame, spark: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """Columns on one engine only, row counts; and the columns to compare."""
+    problems = []
+    only_duck = sorted(set(duck.columns) - set(spark.columns))
+    only_spark = sorted(set(spark.columns) - set(duck.columns))
+    if only_duck or only_spark:
+        problems.append(f"columns only on DuckDB {only_duck}, only on Spark {only_spark}")
+    columns = [c for c in duck.columns if c in spark.columns and c not in RUN_METADATA_COLUMNS]
+    if len(duck) != len(spark):
+        problems.append(f"{len(duck)} rows on DuckDB, {len(spark)} on Spark")
+    return problems, columns
+
+
+def _aligned(duck: pd.DataFrame, spark: pd.DataFrame, exact: list[str], floats: list[str]):
+    """Both frames sorted on the exact columns, then on rounded floats, so rows line up
+    whatever the engine's row order. A column whose values differ as a whole (its sorted
+    values differ) is left out of the sort, so it does not misalign the others."""
+
     def sorted_values(series: pd.Series) -> list[str]:
         return sorted("\0" if pd.isna(v) else str(v) for v in series)
 
@@ -219,7 +238,11 @@ def compare(name: str, duck: pd.DataFrame, spark: pd.DataFrame) -> list[str]:
             keyed = keyed.sort_values(order, na_position="first", kind="stable")
         return keyed.reset_index(drop=True)
 
-    duck, spark = sort(duck), sort(spark)
+    return sort(duck), sort(spark)
+
+
+def _exact_problems(duck: pd.DataFrame, spark: pd.DataFrame, exact: list[str]) -> list[str]:
+    problems = []
     for column in exact:
         a, b = duck[column], spark[column]
         same = (a.isna() & b.isna()) | (a.astype(object) == b.astype(object)).fillna(False)
@@ -227,6 +250,11 @@ def compare(name: str, duck: pd.DataFrame, spark: pd.DataFrame) -> list[str]:
             bad = np.flatnonzero(~same.to_numpy(dtype=bool))
             examples = [f"{a.iloc[i]!r} vs {b.iloc[i]!r}" for i in bad[:3]]
             problems.append(f"column {column}: {len(bad)} rows differ, e.g. {'; '.join(examples)}")
+    return problems
+
+
+def _float_problems(duck: pd.DataFrame, spark: pd.DataFrame, floats: list[str]) -> list[str]:
+    problems = []
     for column in floats:
         a, b = duck[column].to_numpy(), spark[column].to_numpy()
         same = np.isclose(a, b, rtol=FLOAT_RTOL, atol=FLOAT_ATOL, equal_nan=True)
@@ -281,7 +309,7 @@ def main() -> int:
 
     import duckdb
 
-    from retention.spark_scoring import score_snapshots, spark_session
+    from retention.spark_scoring import spark_session
 
     started = time.perf_counter()
     # pyspark 4.3 warns that pandas 3 is not fully supported; this check is the evidence
@@ -289,17 +317,38 @@ def main() -> int:
     warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
     session = spark_session(ROOT)
     session.sparkContext.setLogLevel("ERROR")
+    if not session_settings_ok(session):
+        return 1
+    relations = spark_relations(ROOT / "target" / "spark-parity-spark" / "manifest.json")
+    con = duckdb.connect(str(ROOT / DB_NAME), read_only=True)
+    failures = compare_relations(con, session, relations)
+    timings["comparison"] = time.perf_counter() - started
+    started = time.perf_counter()
+    problems = compare_scores(con, session)
+    timings["spark_scoring"] = time.perf_counter() - started
+    if problems:
+        failures["churn scores"] = problems
+    session.stop()
+    timings["total"] = time.perf_counter() - total_started
+    return summarise(failures, relations, timings)
+
+
+def session_settings_ok(session) -> bool:
+    """Spark must run with the profile's settings: ANSI off, UTC."""
     ansi = session.conf.get("spark.sql.ansi.enabled")
     time_zone = session.conf.get("spark.sql.session.timeZone")
     if ansi != "false" or time_zone != "UTC":
         log(
             f"FAILED: Spark runs with ansi={ansi}, timeZone={time_zone}; the profile says false, UTC"
         )
-        return 1
-    relations = spark_relations(ROOT / "target" / "spark-parity-spark" / "manifest.json")
-    missing = [r for r in REQUIRED if r not in relations]
-    con = duckdb.connect(str(ROOT / DB_NAME), read_only=True)
+        return False
+    return True
+
+
+def compare_relations(con, session, relations: list[str]) -> dict[str, list[str]]:
+    """Every relation built on Spark against DuckDB's; the required ones must be there."""
     failures: dict[str, list[str]] = {}
+    missing = [r for r in REQUIRED if r not in relations]
     if missing:
         failures["(build)"] = [f"not built on Spark: {', '.join(missing)}"]
     log(f"comparing {len(relations)} relations built on Spark with DuckDB's:")
@@ -314,16 +363,19 @@ def main() -> int:
         log(f"  {relation:<52} {len(duck_frame):>7} rows  {status}")
         if problems:
             failures[relation] = problems
-    timings["comparison"] = time.perf_counter() - started
+    return failures
 
-    started = time.perf_counter()
+
+def compare_scores(con, session) -> list[str]:
+    """DuckDB's champion applied on Spark (mapInPandas) against ml_churn_scores."""
+    from retention.spark_scoring import score_snapshots
+
     artifacts = ROOT / "artifacts" / Path(DB_NAME).stem
     spark_scores = score_snapshots(session, "marts.fct_customer_snapshots", artifacts).toPandas()
     duck_scores = con.sql(
         "select * from ml.ml_churn_scores where as_of_date = "
         "(select max(as_of_date) from marts.fct_customer_snapshots)"
     ).df()
-    timings["spark_scoring"] = time.perf_counter() - started
     problems = compare("churn scores", duck_scores, spark_scores)
     merged = duck_scores.merge(spark_scores, on="customer_id", suffixes=("_duck", "_spark"))
     max_diff = (
@@ -343,11 +395,10 @@ def main() -> int:
         f"{len(spark_scores)} customers, max abs diff of churn_probability {max_diff:.3g}"
         f"  {'ok' if not problems else 'DIFFERENT'}"
     )
-    if problems:
-        failures["churn scores"] = problems
-    session.stop()
+    return problems
 
-    timings["total"] = time.perf_counter() - total_started
+
+def summarise(failures: dict[str, list[str]], relations: list[str], timings: dict) -> int:
     log("timings: " + ", ".join(f"{k} {v:.0f}s" for k, v in timings.items()))
     if failures:
         log(f"FAILED: {len(failures)} of {len(relations) + 1} comparisons differ")
