@@ -24,6 +24,8 @@ import pytest
 from dbt_runner import query, run_dbt
 from retention.datagen import GeneratorConfig, generate
 
+pytestmark = pytest.mark.integration  # daily dbt builds
+
 LOOKBACK_DAYS = 3
 LATE_BY_DAYS = 2  # < LOOKBACK_DAYS: late rows are inside the window
 FIRST_DAY = dt.date(2024, 4, 26)  # loads 1..6 add one day each; load 0 is the history

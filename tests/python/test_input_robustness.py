@@ -40,6 +40,8 @@ from retention.datagen import GeneratorConfig, generate
 from retention.publish import CURRENT, MANIFEST
 from retention.report import build_report
 
+pytestmark = pytest.mark.integration  # dbt builds
+
 STAGING = ["--select", "staging", "marts.quality"]
 OPTIONAL = ["customers", "order_items", "products", "events"]
 RETENTION = Path(sys.executable).with_name("retention")

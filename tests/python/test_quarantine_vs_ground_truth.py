@@ -21,6 +21,8 @@ import pytest
 from dbt_runner import query, run_dbt
 from retention.datagen import GeneratorConfig, generate
 
+pytestmark = pytest.mark.integration  # a dbt build
+
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):

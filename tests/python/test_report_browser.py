@@ -177,14 +177,17 @@ def test_no_label_overflows_its_chart_and_the_page_does_not_scroll_sideways(draw
 
 
 def test_the_curves_draw_every_model_of_the_champion_run(small_build, drawn):
+    """Every model whose deciles the curves mart stores for the champion run (a constant
+    score has no ranking to draw) has its line, by name, on each decile chart."""
     models = {
         name
         for (name,) in published(
             small_build,
-            "select e.model_name from read_parquet('{current}/fct_model_evaluation.parquet') e "
+            "select distinct c.model_name "
+            "from read_parquet('{current}/fct_model_evaluation_curves.parquet') c "
             "join read_parquet('{current}/fct_model_runs.parquet') r using (model_version) "
-            "where r.is_champion and (e.is_shortlisted or e.model_kind in "
-            "('anti_baseline', 'champion')) and e.model_name <> 'constant_rate'",
+            "where r.is_champion and c.curve = 'lift_by_decile' "
+            "and c.model_name <> 'constant_rate'",
         )
     }
     assert len(models) >= 4

@@ -280,6 +280,7 @@ def test_names_cascade_to_the_next_rule_then_take_qualifiers():
 # ---------- scale: sample fit, batched assignment
 
 
+@pytest.mark.slow
 def test_fit_on_a_sample_and_assign_in_batches(base_frame, base_run, tmp_path):
     small = fit_segments(base_frame, settings(fit_sample_size=300, silhouette_sample_size=200))
     assert small.fit.fit_rows == 300 and small.fit.customers == len(base_frame)
