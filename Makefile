@@ -54,18 +54,26 @@ lint: install
 	RETENTION_DB=lint.duckdb $(BIN)/sqlfluff lint models tests/dbt
 	$(BIN)/python tests/spark/check_portable_sql.py
 
-# The unit tier (README, "Tests in layers"): no warehouse build, no browser.
-# 1. dbt unit tests: their models' parents built empty (`--empty`: the columns, no rows) in a
-#    database of its own; the few unit tests of marts over dbt Python models need the ML
-#    tables and run in `make test`'s build instead (path:models/ml+ excluded here).
-# 2. dbt-score on that build's manifest: docs, contracts, keys, PII (pyproject.toml).
-# 3. pytest without the integration and slow tests.
+# The unit tier (README, "Tests in layers"): no warehouse build, no browser. Two jobs side
+# by side (two cores):
+# - unit-dbt: the dbt unit tests, their models' parents built empty (`--empty`: the
+#   columns, no rows) in a database of its own; the 5 unit tests of marts over dbt Python
+#   models need the ML tables and run in `make test`'s build instead (path:models/ml+);
+#   then dbt-score on that build's manifest (docs, contracts, keys, PII; pyproject.toml).
+# - unit-pytest: pytest without the integration and slow tests.
 UNIT_TARGET := target/unit
+.PHONY: unit-dbt unit-pytest
 unit: install
+	$(MAKE) --no-print-directory -j2 unit-dbt unit-pytest
+
+unit-dbt: install
 	rm -f unit.duckdb unit.duckdb.wal
 	RETENTION_DB=unit.duckdb $(DBT) --quiet build --empty --target-path $(UNIT_TARGET) \
+		--log-path $(UNIT_TARGET)/logs \
 		--select "+test_type:unit" --exclude "test_type:data" "path:models/ml+"
 	$(BIN)/dbt-score lint --manifest $(UNIT_TARGET)/manifest.json
+
+unit-pytest: install
 	$(BIN)/pytest -m "not integration and not slow"
 
 # The report's test opens it in a real headless browser; CI machines start without one.

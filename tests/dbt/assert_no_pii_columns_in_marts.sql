@@ -3,7 +3,7 @@
     the marts really have in the warehouse, so it also covers the columns
     fct_customer_snapshots passes through without declaring them (the
     contracted marts are also checked from the manifest, in
-    tests/python/test_marts_contracts.py). Returns one row per offending
+    dbt_score_rules/marts.py, run by dbt-score). Returns one row per offending
     column. Runs after the two marts that read the customers source.
 -#}
 -- depends_on: {{ ref('fct_customer_snapshots') }}
