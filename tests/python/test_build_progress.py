@@ -15,11 +15,15 @@ import pytest
 SECONDS = r"\d+\.\ds"
 EXPECTED = {
     "training start": r"retention\.churn adapter: training on \d+ snapshot rows",
-    "BTYD baseline": rf"retention\.churn adapter: baseline bg_nbd fitted in {SECONDS}",
-    "each candidate": (
-        rf"retention\.churn adapter: candidate logistic_regression: validation log loss "
-        rf"[\d.]+ \(fit in {SECONDS}\)"
+    "BTYD baseline": (
+        rf"retention\.churn adapter: bg_nbd fitted at \d{{4}}-\d\d-\d\d on \d+ customers in "
+        rf"{SECONDS}"
     ),
+    "each candidate": (
+        rf"retention\.churn adapter: fitted logistic_regression at \d{{4}}-\d\d-\d\d on \d+ "
+        rf"rows \(\d+ cutoffs\) in {SECONDS}"
+    ),
+    "selection": r"retention\.churn adapter: chose \S+ out of \d+ recipes",
     "training end": rf"retention\.churn adapter: trained churn-\w+ in {SECONDS}",
     "scoring": rf"retention\.churn adapter: scored \d+ customers with churn-\w+ in {SECONDS}",
     "customer value": (

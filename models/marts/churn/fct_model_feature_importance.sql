@@ -22,7 +22,7 @@ final as (
         cast(importance as double) as log_loss_increase,
         cast(importance_std as double) as log_loss_increase_std,
         cast(rank() over (
-            partition by model_version, scope order by importance desc, feature
+            partition by model_version, scope order by importance desc, feature asc
         ) as {{ dbt.type_int() }}) as importance_rank,
         cast(rows as {{ dbt.type_bigint() }}) as rows_evaluated,
         cast(repeats as {{ dbt.type_int() }}) as shuffles
