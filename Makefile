@@ -15,11 +15,12 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTENSOR_FLAGS := compiledir=$(CURDIR)/.cache/pytensor
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: help install browser demo test lint pytest dbt-test cdnow clean spark-install spark-parity
+.PHONY: help install browser demo unit test lint pytest dbt-test cdnow clean spark-install spark-parity
 
 help:
 	@echo "make demo   - install into .venv, build the warehouse on the demo data, print where results are,"
 	@echo "              render the HTML report (reports/retention/retention_report.html)"
+	@echo "make unit   - the fast tier (~2 min): pure-Python tests, dbt unit tests, dbt-score; no warehouse build"
 	@echo "make test   - install, then lint, the dbt build + tests, pytest and the Spark parity check (what CI runs)"
 	@echo "make cdnow  - build the warehouse on the real CDNOW transaction log (orders only)"
 	@echo "make clean  - remove the databases and dbt artefacts (keeps .venv)"
@@ -48,10 +49,32 @@ cdnow: install
 	RETENTION_DB=cdnow.duckdb $(BIN)/retention report
 
 lint: install
-	$(BIN)/ruff check python tests/python tests/spark
-	$(BIN)/ruff format --check python tests/python tests/spark
+	$(BIN)/ruff check python tests dbt_score_rules benchmarks models
+	$(BIN)/ruff format --check python tests dbt_score_rules benchmarks models
 	RETENTION_DB=lint.duckdb $(BIN)/sqlfluff lint models tests/dbt
 	$(BIN)/python tests/spark/check_portable_sql.py
+
+# The unit tier (README, "Tests in layers"): no warehouse build, no browser. Two jobs side
+# by side (two cores):
+# - unit-dbt: the dbt unit tests, their models' parents built empty (`--empty`: the
+#   columns, no rows) in a database of its own; the 5 unit tests of marts over dbt Python
+#   models need the ML tables and run in `make test`'s build instead (path:models/ml+);
+#   then dbt-score on that build's manifest (docs, contracts, keys, PII; pyproject.toml).
+# - unit-pytest: pytest without the integration and slow tests.
+UNIT_TARGET := target/unit
+.PHONY: unit-dbt unit-pytest
+unit: install
+	$(MAKE) --no-print-directory -j2 unit-dbt unit-pytest
+
+unit-dbt: install
+	rm -f unit.duckdb unit.duckdb.wal
+	RETENTION_DB=unit.duckdb $(DBT) --quiet build --empty --target-path $(UNIT_TARGET) \
+		--log-path $(UNIT_TARGET)/logs \
+		--select "+test_type:unit" --exclude "test_type:data" "path:models/ml+"
+	$(BIN)/dbt-score lint --manifest $(UNIT_TARGET)/manifest.json
+
+unit-pytest: install
+	$(BIN)/pytest -m "not integration and not slow"
 
 # The report's test opens it in a real headless browser; CI machines start without one.
 # Idempotent: nothing happens when /usr/bin/chromium exists (Debian's package).
@@ -73,6 +96,7 @@ pytest: install browser
 # against the built tables (pytest runs the warehouse-free part: --skip-dw).
 dbt-test: install
 	RETENTION_DB=test.duckdb $(DBT) build --fail-fast
+	$(BIN)/dbt-score lint --manifest target/manifest.json
 	RETENTION_DB=test.duckdb $(BIN)/mf validate-configs
 
 # dbt-test runs first: its demo warehouse is the one the docs and README tests read.

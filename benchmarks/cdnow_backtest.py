@@ -24,16 +24,16 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from sklearn.model_selection import StratifiedKFold  # noqa: E402
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import StratifiedKFold
 
-from retention.churn import metrics  # noqa: E402
-from retention.churn.btyd import BtydModel, rfm_from_snapshots  # noqa: E402
-from retention.churn.candidates import build_candidate, positive_proba  # noqa: E402
-from retention.churn.frames import LABEL_COLUMN, feature_columns, prepare_snapshots  # noqa: E402
-from retention.dbt_runner import REPO_ROOT, query, run_dbt  # noqa: E402
-from retention.loaders.cdnow import load_cdnow  # noqa: E402
+from retention.churn import metrics
+from retention.churn.btyd import BtydModel, rfm_from_snapshots
+from retention.churn.candidates import build_candidate, positive_proba
+from retention.churn.frames import LABEL_COLUMN, feature_columns, prepare_snapshots
+from retention.dbt_runner import REPO_ROOT, query, run_dbt
+from retention.loaders.cdnow import load_cdnow
 
 log = logging.getLogger("cdnow_backtest")
 T = pd.Timestamp("1998-04-01")

@@ -23,10 +23,10 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import duckdb  # noqa: E402
+import duckdb
 
-from retention.churn.pipeline import run_scoring, run_training  # noqa: E402
-from retention.churn.registry import Registry  # noqa: E402
+from retention.churn.pipeline import run_scoring, run_training
+from retention.churn.registry import Registry
 
 
 def peak_rss_gb() -> float:

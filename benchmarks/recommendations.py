@@ -117,6 +117,24 @@ def build(name: str, dbt_vars: dict, runs: int, memory_limit: str) -> dict:
             f"{timing['recommendation_seconds']:.1f}s of {timing['sum_node_seconds']:.1f}s summed",
             file=sys.stderr,
         )
+    evaluation, shipped = read_results(db)
+    return {
+        "name": name,
+        "vars": dbt_vars,
+        "runs": timings,
+        "median_share_of_sum": statistics.median(
+            t["recommendation_seconds"] / t["sum_node_seconds"] for t in timings
+        ),
+        "median_share_of_wall": statistics.median(
+            t["recommendation_seconds"] / t["wall_seconds"] for t in timings
+        ),
+        "evaluation": evaluation,
+        "shipped": shipped,
+    }
+
+
+def read_results(db) -> tuple[list[dict], dict]:
+    """Every recommender's evaluation rows, and what the build shipped."""
     columns = [
         "recommender", "cutoff_date", "cutoff_role", "customer_group", "customers",
         "active_customers", "hit_customers", "hit_rate", "precision_at_n", "recall_at_n",
@@ -140,19 +158,8 @@ def build(name: str, dbt_vars: dict, runs: int, memory_limit: str) -> dict:
         db,
         "select recommendation_source, count(*) from marts.fct_product_recommendations group by 1 order by 2 desc",
     )
-    return {
-        "name": name,
-        "vars": dbt_vars,
-        "runs": timings,
-        "median_share_of_sum": statistics.median(
-            t["recommendation_seconds"] / t["sum_node_seconds"] for t in timings
-        ),
-        "median_share_of_wall": statistics.median(
-            t["recommendation_seconds"] / t["wall_seconds"] for t in timings
-        ),
-        "evaluation": evaluation,
-        "shipped": {"customers": at_risk, "rows": listed, "sources": dict(sources)},
-    }
+    shipped = {"customers": at_risk, "rows": listed, "sources": dict(sources)}
+    return evaluation, shipped
 
 
 def markdown(result: dict) -> str:

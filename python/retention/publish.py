@@ -127,6 +127,41 @@ def prune(target: Path, keep: Sequence[str | None]) -> list[str]:
     return sorted(removed)
 
 
+def _export_checked(
+    connection: duckdb.DuckDBPyConnection,
+    schema: str,
+    table: str,
+    build: Path,
+    expected: int | None,
+) -> dict[str, object]:
+    """Write one table to the build folder; its manifest row. Checks the row count."""
+    path = build / f"{table}.parquet"
+    written = _export(connection, schema, table, path)
+    if expected is not None and int(expected) != written:
+        raise PublishError(f"{table}: wrote {written} rows, expected {expected}")
+    return {"table_name": table, "rows": written, "path": str(path)}
+
+
+def _write_manifest(
+    build: Path, database: str, schema: str, published_at: dt.datetime, rows: list[dict]
+) -> None:
+    manifest = {
+        "build_id": build.name,
+        "database": database,
+        "schema": schema,
+        "published_at": published_at.isoformat(),
+        "tables": [
+            {
+                "table_name": row["table_name"],
+                "rows": row["rows"],
+                "file": f"{row['table_name']}.parquet",
+            }
+            for row in rows
+        ],
+    }
+    (build / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+
+
 def publish_marts(
     connection: duckdb.DuckDBPyConnection,
     root: str | Path,
@@ -155,38 +190,14 @@ def publish_marts(
 
     with _publish_lock(target):
         build.mkdir()
-        rows: list[dict[str, object]] = []
         try:
-            for table in tables:
-                path = build / f"{table}.parquet"
-                written = _export(connection, schema, table, path)
-                expected = (expected_rows or {}).get(table)
-                if expected is not None and int(expected) != written:
-                    raise PublishError(f"{table}: wrote {written} rows, expected {expected}")
-                rows.append(
-                    {
-                        "table_name": table,
-                        "rows": written,
-                        "path": str(path),
-                        "published_at": published_at,
-                        "build_id": build_id,
-                    }
-                )
-            manifest = {
-                "build_id": build_id,
-                "database": database,
-                "schema": schema,
-                "published_at": published_at.isoformat(),
-                "tables": [
-                    {
-                        "table_name": row["table_name"],
-                        "rows": row["rows"],
-                        "file": f"{row['table_name']}.parquet",
-                    }
-                    for row in rows
-                ],
-            }
-            (build / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+            rows = [
+                _export_checked(connection, schema, table, build, (expected_rows or {}).get(table))
+                for table in tables
+            ]
+            for row in rows:
+                row.update(published_at=published_at, build_id=build_id)
+            _write_manifest(build, database, schema, published_at, rows)
         except Exception as error:
             shutil.rmtree(build, ignore_errors=True)
             raise PublishError(

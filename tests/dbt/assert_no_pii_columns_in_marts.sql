@@ -3,7 +3,7 @@
     the columns the marts really have in the warehouse, so it also covers the
     columns fct_customer_snapshots passes through without declaring them (the
     contracted marts are also checked from the manifest, in
-    tests/python/test_marts_contracts.py, with the same word list: the
+    dbt_score_rules/marts.py, run by dbt-score, with the same word list: the
     pii_column_words var). A column is PII when one of those words is a whole
     "_"-separated word of its name. Returns one row per offending column. Runs
     after the two marts that read the customers source.

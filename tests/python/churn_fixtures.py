@@ -131,6 +131,28 @@ def _labels_at(orders: pd.DataFrame, cutoff_day: int, horizon: int) -> pd.DataFr
     return pd.DataFrame({"orders_in_horizon": g.size(), "revenue_in_horizon": g["revenue"].sum()})
 
 
+def _snapshot_rows(features: pd.DataFrame, labels: pd.DataFrame, cutoff) -> pd.DataFrame:
+    """One cutoff's rows: features, the cutoff's spine columns, the label when mature."""
+    frame = features.reset_index()
+    frame["cutoff_date"] = cutoff.cutoff_date
+    frame["as_of_date"] = cutoff.as_of_date
+    frame["snapshot_number"] = cutoff.snapshot_number
+    frame["is_scoring_cutoff"] = cutoff.is_scoring_cutoff
+    frame["label_window_end_date"] = cutoff.label_window_end_date
+    frame["is_label_mature"] = cutoff.is_label_mature
+    in_horizon = labels["orders_in_horizon"].fillna(0).to_numpy()
+    revenue = labels["revenue_in_horizon"].fillna(0).to_numpy()
+    mature = bool(cutoff.is_label_mature)
+    frame["is_churned"] = pd.array(
+        in_horizon == 0 if mature else [pd.NA] * len(frame), dtype="boolean"
+    )
+    frame["orders_in_horizon"] = pd.array(
+        in_horizon.astype(int) if mature else [pd.NA] * len(frame), dtype="Int32"
+    )
+    frame["revenue_in_horizon"] = revenue if mature else np.nan
+    return frame
+
+
 def snapshots_from_orders(
     customers: pd.DataFrame,
     orders: pd.DataFrame,
@@ -146,27 +168,9 @@ def snapshots_from_orders(
     for cutoff in cutoff_spine(as_of, n_mature, horizon, every).itertuples(index=False):
         day = int((cutoff.cutoff_date - epoch).days)
         features = _features_at(orders, day)
-        if features.empty:
-            continue
-        labels = _labels_at(orders, day, horizon).reindex(features.index)
-        frame = features.reset_index()
-        frame["cutoff_date"] = cutoff.cutoff_date
-        frame["as_of_date"] = cutoff.as_of_date
-        frame["snapshot_number"] = cutoff.snapshot_number
-        frame["is_scoring_cutoff"] = cutoff.is_scoring_cutoff
-        frame["label_window_end_date"] = cutoff.label_window_end_date
-        frame["is_label_mature"] = cutoff.is_label_mature
-        in_horizon = labels["orders_in_horizon"].fillna(0).to_numpy()
-        revenue = labels["revenue_in_horizon"].fillna(0).to_numpy()
-        mature = bool(cutoff.is_label_mature)
-        frame["is_churned"] = pd.array(
-            in_horizon == 0 if mature else [pd.NA] * len(frame), dtype="boolean"
-        )
-        frame["orders_in_horizon"] = pd.array(
-            in_horizon.astype(int) if mature else [pd.NA] * len(frame), dtype="Int32"
-        )
-        frame["revenue_in_horizon"] = revenue if mature else np.nan
-        frames.append(frame)
+        if not features.empty:
+            labels = _labels_at(orders, day, horizon).reindex(features.index)
+            frames.append(_snapshot_rows(features, labels, cutoff))
     out = pd.concat(frames, ignore_index=True)
     out["snapshot_id"] = [
         hashlib.md5(f"{c}|{d.date()}".encode()).hexdigest()

@@ -1,16 +1,18 @@
 """Session-wide fixtures: one small end-to-end build shared by the tests that need a
-complete warehouse (the report, its browser test, the build's progress log)."""
+complete warehouse (the report, its browser test, the build's progress log); and the
+test tiers: a test that builds with dbt is marked integration (dbt_runner.py checks)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from dbt_runner import run_dbt
+from dbt_runner import TIER, run_dbt
 from retention.datagen import GeneratorConfig, generate
 
 
@@ -21,6 +23,12 @@ class Build:
     artifacts: Path
     log: Path  # dbt's log file of the build
     seconds: float
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before the test's fixtures (session ones included) are set up: its tier."""
+    os.environ[TIER] = "integration" if item.get_closest_marker("integration") else "unit"
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,8 @@ import pytest
 
 from dbt_runner import REPO_ROOT, run_dbt
 
+pytestmark = pytest.mark.integration  # dbt builds
+
 EDGE = REPO_ROOT / "tests" / "fixtures" / "edge_input"
 SELECT = ["--select", "staging", "marts.quality"]
 # as_of_date: the day after the last order; the fixture is mostly defects, so the quality

@@ -71,6 +71,7 @@ def test_the_fixture_has_the_file_level_defects_it_claims() -> None:
     assert "event_id" not in (EDGE / "events.csv").read_text().splitlines()[0]
 
 
+@pytest.mark.integration
 def test_every_raw_row_has_its_hand_written_outcome(edge_db: Path) -> None:
     with (EDGE / "expected_outcomes.csv").open(newline="") as handle:
         expected = Counter(
@@ -88,6 +89,7 @@ def test_every_raw_row_has_its_hand_written_outcome(edge_db: Path) -> None:
     assert expected - actual == Counter(), "expected outcomes the build did not produce"
 
 
+@pytest.mark.integration
 def test_raw_equals_clean_plus_quarantined_per_table(edge_db: Path) -> None:
     counts = {}
     for table in TABLES:
@@ -110,6 +112,7 @@ def test_raw_equals_clean_plus_quarantined_per_table(edge_db: Path) -> None:
     }
 
 
+@pytest.mark.integration
 def test_empty_sources_are_reported_not_dropped(edge_db: Path) -> None:
     rows = query(
         edge_db,
@@ -125,6 +128,7 @@ def test_empty_sources_are_reported_not_dropped(edge_db: Path) -> None:
     ]
 
 
+@pytest.mark.integration
 def test_clean_orders_are_trimmed_typed_and_in_utc(edge_db: Path) -> None:
     rows = query(
         edge_db,
@@ -141,6 +145,7 @@ def test_clean_orders_are_trimmed_typed_and_in_utc(edge_db: Path) -> None:
     ]
 
 
+@pytest.mark.integration
 def test_events_without_ids_keep_one_row_per_event(edge_db: Path) -> None:
     rows = query(
         edge_db,
@@ -156,6 +161,7 @@ def test_events_without_ids_keep_one_row_per_event(edge_db: Path) -> None:
     assert ids == 3  # staging gives id-less events a surrogate id
 
 
+@pytest.mark.integration
 def test_zero_row_sources_build(tmp_path: Path) -> None:
     """A required table with no rows (Parquet with a schema and no rows) and an
     optional one that is a 0-byte file: the build succeeds and reports both."""

@@ -40,6 +40,7 @@ def dbt_log(small_build) -> str:
     return re.sub(r"\x1b\[[0-9;]*m", "", small_build.log.read_text())
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("stage", sorted(EXPECTED))
 def test_stage_and_timing_reach_the_dbt_log(dbt_log, stage):
     assert re.search(EXPECTED[stage], dbt_log), f"{stage}: no line matching {EXPECTED[stage]!r}"
@@ -80,6 +81,7 @@ def test_two_models_forwarding_one_logger_send_each_record_once(monkeypatch):
     assert (logger.level, logger.propagate) == before
 
 
+@pytest.mark.integration
 def test_no_line_reaches_the_dbt_log_twice(dbt_log):
     lines = re.findall(r"\]: (retention\.\w+ adapter: .*)", dbt_log)
     assert lines, "no forwarded line at all"

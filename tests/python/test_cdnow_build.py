@@ -26,9 +26,12 @@ ORDERS_ONLY = {
     "enable_events": False,
 }
 
-pytestmark = pytest.mark.skipif(
-    not (CDNOW / "CDNOW_master.txt").is_file(), reason=f"CDNOW not found at {CDNOW}"
-)
+pytestmark = [
+    pytest.mark.integration,  # a dbt build on CDNOW
+    pytest.mark.skipif(
+        not (CDNOW / "CDNOW_master.txt").is_file(), reason=f"CDNOW not found at {CDNOW}"
+    ),
+]
 
 
 @pytest.fixture(scope="module")

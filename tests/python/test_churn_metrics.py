@@ -19,19 +19,38 @@ def scored() -> tuple[np.ndarray, np.ndarray]:
     return y, p
 
 
-def test_probability_metrics_agree_with_sklearn(scored):
+def test_probability_metrics_hand_computed():
+    """Four customers, two churners. By score: 0.8 (churned), 0.4 (stayed), 0.35 (churned),
+    0.1 (stayed). Every number below is worked out by hand from those four rows."""
+    y = [0, 0, 1, 1]
+    p = [0.1, 0.4, 0.35, 0.8]
+    result = metrics.probability_metrics(y, p)
+    assert result["n"] == 4 and result["base_rate"] == 0.5
+    # Of the 4 (churner, stayer) pairs, the churner scores higher in 3.
+    assert result["auc"] == pytest.approx(3 / 4)
+    # Average precision: recall 1/2 at precision 1/1 (0.8), recall 2/2 at precision 2/3 (0.35).
+    assert result["pr_auc"] == pytest.approx(1 / 2 * 1 + 1 / 2 * 2 / 3)
+    # -(ln(1 - 0.1) + ln(1 - 0.4) + ln 0.35 + ln 0.8) / 4
+    log_loss = -(np.log(0.9) + np.log(0.6) + np.log(0.35) + np.log(0.8)) / 4
+    assert result["log_loss"] == pytest.approx(log_loss, abs=1e-6)
+    # ((0.1)^2 + (0.4)^2 + (0.65)^2 + (0.2)^2) / 4
+    assert result["brier"] == pytest.approx((0.01 + 0.16 + 0.4225 + 0.04) / 4)
+    # One row per bin (1, 4, 3, 8): the mean |outcome - score|.
+    assert result["ece"] == pytest.approx((0.1 + 0.4 + 0.65 + 0.2) / 4)
+    # The top 10% of 4 rows is the 0.8 churner: churn rate 1 over a base rate of 1/2.
+    assert result["lift_top_decile"] == pytest.approx(2.0)
+    # 1.65 churners predicted for 2 actual.
+    assert result["mean_prediction"] == pytest.approx(1.65 / 4)
+    assert result["aggregate_error"] == pytest.approx((1.65 - 2) / 2)
+
+
+def test_a_calibrated_informative_score_scores_as_one(scored):
+    """Labels drawn from the scores themselves: the score ranks and is calibrated."""
     y, p = scored
     result = metrics.probability_metrics(y, p)
-    assert result["n"] == len(y)
-    assert result["base_rate"] == pytest.approx(y.mean())
-    assert result["auc"] == pytest.approx(skm.roc_auc_score(y, p), abs=1e-12)
-    assert result["pr_auc"] == pytest.approx(skm.average_precision_score(y, p), abs=1e-12)
-    assert result["log_loss"] == pytest.approx(skm.log_loss(y, p), abs=1e-9)
-    assert result["brier"] == pytest.approx(skm.brier_score_loss(y, p), abs=1e-12)
-    assert result["mean_prediction"] == pytest.approx(p.mean())
-    # The labels were drawn from p itself: the score ranks and is calibrated.
     assert 0.6 < result["auc"] < 0.9
     assert result["ece"] < 0.05
+    assert abs(result["aggregate_error"]) < 0.05
 
 
 def test_log_loss_is_finite_for_confident_mistakes():
@@ -56,7 +75,7 @@ def test_ranking_metrics_agree_with_sklearn(scored):
 
 def test_ece_is_zero_for_perfectly_calibrated_bins():
     # Each bin's mean prediction equals its observed churn rate (bins 0, 2, 7 and 9).
-    y = np.array([0, 0, 0, 0] + [1, 0, 0, 0] + [1, 1, 1, 0] + [1, 1])
+    y = np.array([0, 0, 0, 0, 1, 0, 0, 0, 1, 1, 1, 0, 1, 1])
     p = np.array([0.0] * 4 + [0.25] * 4 + [0.75] * 4 + [1.0] * 2)
     assert metrics.expected_calibration_error(y, p) == pytest.approx(0.0, abs=1e-12)
 

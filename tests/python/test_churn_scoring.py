@@ -87,20 +87,31 @@ def test_probabilities_are_the_models(scores, scoring_rows, trained):
     assert p.std() > 0.1  # real signal: the scores spread out
 
 
-def test_risk_tiers_follow_the_thresholds(trained, reference, snapshots, scores):
+def test_risk_tier_boundaries_go_to_the_riskier_tier():
+    probability = np.array([0.95, 0.8, 0.7999, 0.3, 0.2999, 0.0])
+    tiers = ["high", "high", "medium", "medium", "low", "low"]
+    assert list(risk_tier(probability, high=0.8, medium=0.3)) == tiers
+
+
+def test_scoring_uses_the_thresholds_it_is_given(trained, reference, snapshots, scores):
+    """Each tier holds the probabilities of its band, and other thresholds move customers."""
+
+    def bands(frame: pd.DataFrame) -> dict[str, tuple[float, float]]:
+        grouped = frame.groupby("risk_tier")["churn_probability"]
+        return {tier: (low, high) for tier, (low, high) in grouped.agg(["min", "max"]).iterrows()}
+
+    default = bands(scores)  # high_risk 0.7, medium_risk 0.4
+    assert set(default) == {"high", "medium", "low"}
+    assert default["high"][0] >= 0.7 and default["low"][1] < 0.4
+    assert default["medium"][0] >= 0.4 and default["medium"][1] < 0.7
     tiered = score_customers(
         snapshots, trained.challenger, "v", reference, high_risk=0.8, medium_risk=0.3
     )
-    p = tiered["churn_probability"]
-    expected = np.where(p >= 0.8, "high", np.where(p >= 0.3, "medium", "low"))
-    assert (tiered["risk_tier"] == expected).all()
-    assert set(tiered["risk_tier"]) == {"high", "medium", "low"}
-    p = scores["churn_probability"]
-    assert (scores.loc[p >= 0.7, "risk_tier"] == "high").all()
-    assert (scores.loc[(p >= 0.4) & (p < 0.7), "risk_tier"] == "medium").all()
-    assert (scores.loc[p < 0.4, "risk_tier"] == "low").all()
-    # Boundaries are inclusive on the riskier side.
-    assert list(risk_tier(np.array([0.7, 0.4, 0.3999]), 0.7, 0.4)) == ["high", "medium", "low"]
+    moved = bands(tiered)
+    assert set(moved) == {"high", "medium", "low"}
+    assert moved["high"][0] >= 0.8 and moved["low"][1] < 0.3
+    assert moved["medium"][0] >= 0.3 and moved["medium"][1] < 0.8
+    assert (tiered["risk_tier"] != scores["risk_tier"]).any()
 
 
 # ---------------------------------------------------------------- reasons

@@ -145,7 +145,7 @@ def test_origin_predictions_never_see_labels_after_the_origin(result, snapshots)
         if abs(
             after.loc[(name, c[0]), "mean_prediction"] - before.loc[(name, c[0]), "mean_prediction"]
         )
-        > 1e-6  # fmt: skip
+        > 1e-6
     ]
     assert len(moved) >= 4
 
@@ -225,6 +225,7 @@ def test_model_beats_the_constant_baseline(result):
     assert row(result.evaluation, "recency_rule")["auc"] > 0.7
 
 
+@pytest.mark.slow
 def test_shuffled_labels_ship_nothing_better_than_chance(snapshots):
     """Leakage check: with no signal, no recipe may look better than chance, and the
     chosen one is no better calibrated than the constant rate by more than noise."""
@@ -251,6 +252,7 @@ def with_rising_churn(snapshots: pd.DataFrame, since: pd.Timestamp, share: float
     return out
 
 
+@pytest.mark.slow
 def test_a_rising_churn_rate_is_corrected_by_what_ships(snapshots):
     """The churn rate rises by about 10 points at the latest cutoffs. A refit without a
     correction predicts the pooled (older, lower) rate; the chosen recipe's calibration is
@@ -304,6 +306,7 @@ def test_calibrations_fix_a_miscalibrated_score_without_reranking():
 # ---------------------------------------------------------------- importance
 
 
+@pytest.mark.slow
 def test_permutation_importance_finds_the_signal_and_ignores_noise(snapshots):
     noisy = snapshots.assign(noise_feature=np.random.default_rng(1).normal(size=len(snapshots)))
     result = train_churn_model(noisy, fast_config())
@@ -334,6 +337,7 @@ def test_no_mature_cutoff_is_a_clear_error(snapshots):
 # ---------------------------------------------------------------- reproducibility and versions
 
 
+@pytest.mark.slow
 def test_same_input_and_seed_reproduce_the_run(result, snapshots):
     rerun = train_churn_model(snapshots, fast_config())
     assert rerun.model_version == result.model_version
@@ -378,6 +382,7 @@ def coin(frame):
     return np.full(len(frame), 0.5)
 
 
+@pytest.mark.slow
 def test_a_better_champion_out_of_time_is_kept(snapshots):
     c = mature_cutoffs(snapshots)
     champion = FixedChampion(oracle, trained_through=c[0])
@@ -387,6 +392,7 @@ def test_a_better_champion_out_of_time_is_kept(snapshots):
     assert row(result.evaluation, "champion_churn-oracle")["model_kind"] == "champion"
 
 
+@pytest.mark.slow
 def test_a_worse_champion_is_replaced(snapshots):
     c = mature_cutoffs(snapshots)
     result = train_churn_model(snapshots, fast_config(), FixedChampion(coin, c[0]), "churn-coin")
@@ -395,6 +401,7 @@ def test_a_worse_champion_is_replaced(snapshots):
     assert "vs champion 0.6931" in result.run["decision_reason"]
 
 
+@pytest.mark.slow
 def test_a_champion_trained_on_the_validation_window_is_compared_by_recipe(snapshots):
     """A champion that has seen outcomes inside the latest origin's window would look better
     than it is; its recipe is re-validated on this run's origins instead."""
@@ -408,6 +415,7 @@ def test_a_champion_trained_on_the_validation_window_is_compared_by_recipe(snaps
     assert "re-validated on this run's origins" in again.run["decision_reason"]
 
 
+@pytest.mark.slow
 def test_a_champion_with_missing_features_is_replaced(snapshots):
     c = mature_cutoffs(snapshots)
     champion = FixedChampion(coin, c[0], features=["a_feature_no_longer_built"])

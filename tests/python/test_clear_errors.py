@@ -17,8 +17,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from dbt_runner import REPO_ROOT, run_dbt
+
+pytestmark = pytest.mark.integration  # dbt builds and CLI runs on a warehouse
 
 ORDERS_ONLY = {
     "raw_path": str(REPO_ROOT / "tests" / "fixtures" / "orders_only"),

@@ -1,8 +1,11 @@
-"""Every model and every column it actually has is described, and no description names
-a column the model does not have.
+"""Every column a model actually has is described, and no description names a column
+the model does not have.
 
-The descriptions come from the manifest of `dbt parse` (the demo's vars); the columns
-from the built demo warehouse (what `dbt docs generate` puts in the catalog), read-only.
+dbt-score (`make unit`, `make lint`; pyproject.toml) checks what the manifest alone can:
+every model and every declared column described, the marts' contracts, keys and PII. A
+column a model has but its YAML does not declare is invisible there, so this test compares
+the descriptions from the manifest of `dbt parse` (the demo's vars) with the columns of the
+built demo warehouse (what `dbt docs generate` puts in the catalog), read-only.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import pytest
 
 from dbt_runner import run_dbt
 from demo_warehouse import demo_warehouse
+
+pytestmark = pytest.mark.integration  # reads the demo warehouse
 
 
 @pytest.fixture(scope="module")
@@ -46,11 +51,6 @@ def columns(models, tmp_path_factory) -> dict[str, list[str]]:
         )
         result[name] = by_relation[relation]
     return result
-
-
-def test_every_model_has_a_description(models) -> None:
-    missing = sorted(name for name, node in models.items() if not node["description"].strip())
-    assert missing == []
 
 
 def test_every_column_of_every_model_is_described(models, columns) -> None:

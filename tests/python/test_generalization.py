@@ -14,6 +14,8 @@ import pytest
 from retention.backtest import OriginSpec, build_origin, regime_files, score_origin
 from retention.datagen import GeneratorConfig, generate
 
+pytestmark = pytest.mark.slow  # a whole selection on a drifting shop
+
 
 @pytest.fixture(scope="module")
 def rising_churn(tmp_path_factory):

@@ -19,6 +19,8 @@ import pytest
 from dbt_runner import query, run_dbt
 from retention.datagen import GeneratorConfig, generate
 
+pytestmark = pytest.mark.integration  # two dbt builds
+
 AS_OF = dt.date(2024, 7, 1)
 # Columns that legitimately differ between two runs: none. trained_at is when a
 # model version was first trained; a rerun reproduces the same version (seeded

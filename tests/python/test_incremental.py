@@ -24,6 +24,8 @@ import pytest
 from dbt_runner import query, run_dbt
 from retention.datagen import GeneratorConfig, generate
 
+pytestmark = pytest.mark.integration  # daily dbt builds
+
 LOOKBACK_DAYS = 3
 LATE_BY_DAYS = 2  # < LOOKBACK_DAYS: late rows are inside the window
 FIRST_DAY = dt.date(2024, 4, 26)  # loads 1..6 add one day each; load 0 is the history
@@ -87,32 +89,52 @@ def schedule(generated: Path) -> list[dict[str, pd.DataFrame]]:
     items["line_id"] = (items.groupby("order_id").cumcount() + 1).astype(str)
     # Half the customers' events carry no session_id: sessions are derived from gaps.
     events.loc[events["customer_id"].str[-1].isin(list("02468")), "session_id"] = ""
-
-    def arrival(frame: pd.DataFrame, column: str) -> list[dt.date | None]:
-        """Load day: the row's own day; two days later for every 7th row of the loaded days."""
-        days = [day_of(value) for value in frame[column]]
-        return [
-            plus(day, LATE_BY_DAYS) if day and day >= FIRST_DAY and number % 7 == 0 else day
-            for number, day in enumerate(days)
-        ]
-
     orders["arrives"] = arrival(orders, "ordered_at")
     events["arrives"] = arrival(events, "event_at")
     items["arrives"] = items["order_id"].map(
         dict(zip(orders["order_id"], orders["arrives"], strict=True))
     )
-
-    extra: dict[str, list[dict]] = {"orders": [], "order_items": [], "events": []}
-
-    def add(table: str, arrives: dt.date, **row: str) -> None:
-        extra[table].append({**row, "arrives": arrives})
-
-    customer = orders["customer_id"].iloc[0]
     old = orders[
         (orders["ordered_at"].map(lambda t: (day_of(t) or FIRST_DAY) < plus(FIRST_DAY, -30)))
         & (orders["status"] == "completed")
         & ~orders["order_id"].duplicated(keep=False)
     ].iloc[0]
+    extra = edge_cases(tables, old)
+    for name, frame in extra.items():
+        base = tables[name]
+        tables[name] = pd.concat(
+            [base, pd.DataFrame(frame, columns=base.columns)], ignore_index=True
+        )
+    # An old order with several lines (all delivered before the first load), re-sent
+    # from RESEND_FROM_LOAD on; the same order every time.
+    old_orders = set(
+        orders.loc[orders["arrives"].map(lambda d: d is None or d < FIRST_DAY), "order_id"]
+    )
+    counts = items[items["order_id"].isin(old_orders - {old["order_id"]})][
+        "order_id"
+    ].value_counts()
+    resent_order = sorted(o for o, n in counts.items() if n > 1)[0]
+    return [delivery(tables, load, resent_order) for load in range(LOADS)]
+
+
+def arrival(frame: pd.DataFrame, column: str) -> list[dt.date | None]:
+    """Load day: the row's own day; two days later for every 7th row of the loaded days."""
+    days = [day_of(value) for value in frame[column]]
+    return [
+        plus(day, LATE_BY_DAYS) if day and day >= FIRST_DAY and number % 7 == 0 else day
+        for number, day in enumerate(days)
+    ]
+
+
+def edge_cases(tables: dict[str, pd.DataFrame], old: pd.Series) -> dict[str, list[dict]]:
+    """Rows added to the generated data, each with its load day: the cases incremental
+    loads get wrong."""
+    extra: dict[str, list[dict]] = {"orders": [], "order_items": [], "events": []}
+
+    def add(table: str, arrives: dt.date, **row: str) -> None:
+        extra[table].append({**row, "arrives": arrives})
+
+    customer = tables["orders"]["customer_id"].iloc[0]
     # A session across the load boundary, and a late event inside it (no session_id).
     for event_id, day, clock, arrives in [
         ("x-1", FIRST_DAY, "23:50:00", FIRST_DAY),
@@ -129,6 +151,7 @@ def schedule(generated: Path) -> list[dict[str, pd.DataFrame]]:
     add("orders", plus(FIRST_DAY, 2), **{**old.drop("arrives").to_dict(), "status": "returned",
         "ordered_at": at(plus(FIRST_DAY, 2), "09:00:00")})  # fmt: skip
     # A new line for an old order (lines have no timestamp).
+    items = tables["order_items"]
     next_line = str(
         int(items.loc[items["order_id"] == old["order_id"], "line_id"].astype(int).max()) + 1
     )
@@ -145,53 +168,39 @@ def schedule(generated: Path) -> list[dict[str, pd.DataFrame]]:
     add("orders", plus(FIRST_DAY, 1), order_id="x-o3", customer_id=customer,
         ordered_at="yesterday", order_total="5.00", status="completed", discount_amount="",
         coupon_code="")  # fmt: skip
-    for name, frame in extra.items():
-        base = tables[name]
-        tables[name] = pd.concat(
-            [base, pd.DataFrame(frame, columns=base.columns)], ignore_index=True
-        )
+    return extra
 
-    timestamps = {"orders": "ordered_at", "events": "event_at"}
+
+TIMESTAMPS = {"orders": "ordered_at", "events": "event_at"}
+
+
+def delivery(tables: dict[str, pd.DataFrame], load: int, resent_order: str) -> dict:
+    """What load ``load`` reads: every row arrived before its day, plus re-sent copies."""
 
     def on_time(name: str, day: dt.date) -> pd.DataFrame:
         frame = tables[name]
         rows = frame["arrives"] == day
-        if name in timestamps:
-            rows &= frame[timestamps[name]].map(day_of) == day
+        if name in TIMESTAMPS:
+            rows &= frame[TIMESTAMPS[name]].map(day_of) == day
         return frame[rows]
 
-    # An old order with several lines (all delivered before the first load), re-sent
-    # from RESEND_FROM_LOAD on; the same order every time.
-    old_orders = set(
-        orders.loc[orders["arrives"].map(lambda d: d is None or d < FIRST_DAY), "order_id"]
-    )
-    counts = items[items["order_id"].isin(old_orders - {old["order_id"]})][
-        "order_id"
-    ].value_counts()
-    resent_order = sorted(o for o, n in counts.items() if n > 1)[0]
-
-    loads = []
-    for load in range(LOADS):
-        until = plus(FIRST_DAY, load)  # rows arriving before this day
-        delivered = {}
-        for name, frame in tables.items():
-            if "arrives" not in frame:
-                delivered[name] = frame
-                continue
-            arrived = frame[frame["arrives"].map(lambda d, until=until: pd.isna(d) or d < until)]
-            # Three rows of each earlier day of the window, re-sent from the next day on.
-            resent = [on_time(name, plus(FIRST_DAY, day)).head(3) for day in range(load - 1)]
-            delivered[name] = pd.concat([arrived, *resent], ignore_index=True).drop(
-                columns="arrives"
-            )
-        # From RESEND_FROM_LOAD on, a second delivery re-sends the lines of an old order
-        # (one with several lines, not the one that gains a line): they replace the
-        # first delivery's copies, which become superseded_line.
-        if load >= RESEND_FROM_LOAD:
-            lines = delivered["order_items"]
-            delivered["order_items_resend"] = lines[lines["order_id"] == resent_order]
-        loads.append(delivered)
-    return loads
+    until = plus(FIRST_DAY, load)  # rows arriving before this day
+    delivered = {}
+    for name, frame in tables.items():
+        if "arrives" not in frame:
+            delivered[name] = frame
+            continue
+        arrived = frame[frame["arrives"].map(lambda d, until=until: pd.isna(d) or d < until)]
+        # Three rows of each earlier day of the window, re-sent from the next day on.
+        resent = [on_time(name, plus(FIRST_DAY, day)).head(3) for day in range(load - 1)]
+        delivered[name] = pd.concat([arrived, *resent], ignore_index=True).drop(columns="arrives")
+    # From RESEND_FROM_LOAD on, a second delivery re-sends the lines of an old order
+    # (one with several lines, not the one that gains a line): they replace the
+    # first delivery's copies, which become superseded_line.
+    if load >= RESEND_FROM_LOAD:
+        lines = delivered["order_items"]
+        delivered["order_items_resend"] = lines[lines["order_id"] == resent_order]
+    return delivered
 
 
 def write(tables: dict[str, pd.DataFrame], folder: Path) -> None:

@@ -40,6 +40,8 @@ from retention.datagen import GeneratorConfig, generate
 from retention.publish import CURRENT, MANIFEST
 from retention.report import build_report
 
+pytestmark = pytest.mark.integration  # dbt builds
+
 STAGING = ["--select", "staging", "marts.quality"]
 OPTIONAL = ["customers", "order_items", "products", "events"]
 RETENTION = Path(sys.executable).with_name("retention")
@@ -588,7 +590,7 @@ def test_equal_timestamps_go_to_the_later_row_in_load_order(lines_db) -> None:
 def test_lines_that_do_not_add_up_to_the_order_total_warn(lines_db) -> None:
     """o3's lines (12.00) against its total (50.00); o1 (cancelled, 25.00 = 10 + 10 + 5)
     and o2 (30.00 = 10 + 20) match."""
-    db, out = lines_db
+    _db, out = lines_db
     assert "WARN 1 assert_order_lines_match_order_totals" in out
 
 

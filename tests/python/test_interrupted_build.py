@@ -32,6 +32,8 @@ from retention.datagen import GeneratorConfig, generate
 from retention.dbt_runner import DBT, REPO_ROOT, dbt_env, run_dbt
 from retention.publish import CURRENT, MANIFEST
 
+pytestmark = pytest.mark.integration  # dbt builds
+
 KILL_WHEN = "START sql table model intermediate."
 KILL_AT = 3  # the third intermediate model: the first ones have replaced their tables already
 

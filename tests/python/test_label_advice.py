@@ -100,7 +100,7 @@ def test_skip_keeps_the_registry_as_it_was(tmp_path):
             "candidates": "['logistic_regression']",
             "use_btyd": "false",
             "on_insufficient_labels": "skip",
-        },  # fmt: skip
+        },
         Registry(tmp_path),
     )
     assert history.empty and not (tmp_path / "models").exists()

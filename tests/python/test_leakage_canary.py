@@ -20,6 +20,8 @@ import pytest
 from dbt_runner import query, run_dbt
 from retention.datagen import GeneratorConfig, generate
 
+pytestmark = pytest.mark.integration  # dbt builds
+
 AS_OF = dt.date(2024, 7, 1)
 SPINE = [
     "build", "--select", "+fct_customer_snapshots", "--exclude", "test_type:unit",

@@ -108,7 +108,7 @@ def read_during(action, paths: list[Path]) -> dict[Path, list[tuple[int, int, in
                 for path in paths:
                     reads[path].append(read(path))
                 started.set()
-        except BaseException as error:  # noqa: BLE001 - reported by the main thread
+        except BaseException as error:  # reported by the main thread
             errors.append(error)
         finally:
             started.set()

@@ -20,6 +20,8 @@ import pytest
 
 from dbt_runner import REPO_ROOT, run_dbt
 
+pytestmark = pytest.mark.integration  # compiles the project with dbt
+
 # model -> the config key it reads
 PYTHON_MODELS = {
     "ml_churn_training": "churn",

@@ -21,6 +21,8 @@ import pytest
 from dbt_runner import query, run_dbt
 from retention.datagen import GeneratorConfig, generate
 
+pytestmark = pytest.mark.integration  # a dbt build
+
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
@@ -47,14 +49,17 @@ LINE_COPIES = ("exact_duplicate", "key_duplicate")
 
 def expected_reason(row) -> str:
     # Bad quantities have a reason of their own; everything else keeps its class name.
-    if row["table"] == "order_items" and row["column"] == "quantity":
-        if row["defect_class"] == "negative_amount":
-            return "invalid_quantity"
+    if (
+        row["table"] == "order_items"
+        and row["column"] == "quantity"
+        and row["defect_class"] == "negative_amount"
+    ):
+        return "invalid_quantity"
     return row["defect_class"]
 
 
 def test_every_injected_defect_is_quarantined_with_its_reason(built):
-    raw, db, truth = built
+    _raw, db, truth = built
     assert len(truth) > 50, "the fixture should inject defects, or this test proves nothing"
     injected = Counter((r["table"], expected_reason(r)) for _, r in truth.iterrows())
     found = Counter(
@@ -64,7 +69,7 @@ def test_every_injected_defect_is_quarantined_with_its_reason(built):
                 db,
                 "select source_table, quarantine_reason, count(*) from staging.stg_shop__quarantined_rows group by 1, 2",
             )
-        }  # fmt: skip
+        }
     )
     for (table, reason), count in injected.items():
         if table == "order_items" and reason in ("orphan_order_item", *LINE_COPIES):
@@ -76,7 +81,7 @@ def test_every_injected_defect_is_quarantined_with_its_reason(built):
 
 def test_copied_order_lines_without_a_line_id_stay_clean(built):
     """Each injected line copy, found by its position in the file (source_row), is clean."""
-    raw, db, truth = built
+    _raw, db, truth = built
     copies = truth[(truth["table"] == "order_items") & truth["defect_class"].isin(LINE_COPIES)]
     assert len(copies) > 0, "the fixture should copy order lines, or this test proves nothing"
     outcome = dict(
@@ -93,7 +98,7 @@ def test_copied_order_lines_without_a_line_id_stay_clean(built):
 
 
 def test_orphans_are_injected_orphans_plus_lines_of_quarantined_orders(built):
-    raw, db, truth = built
+    _raw, db, truth = built
     orphan_orders = {
         order_id
         for (order_id,) in query(

@@ -51,6 +51,7 @@ def test_the_section_has_the_queries_this_test_knows() -> None:
     assert len(walkthrough_queries()) == len(EXPECTED_COLUMNS)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("index", range(len(EXPECTED_COLUMNS)))
 def test_walkthrough_query_runs_as_written(connection, index: int) -> None:
     sql = walkthrough_queries()[index]

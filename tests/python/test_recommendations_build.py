@@ -15,6 +15,8 @@ import pytest
 from dbt_runner import query, run_dbt
 from retention.datagen import GeneratorConfig, generate
 
+pytestmark = pytest.mark.integration  # dbt builds
+
 AS_OF = dt.date(2024, 7, 1)
 # The rule's data test and everything it reads (both marts, the owned products).
 SELECT = [

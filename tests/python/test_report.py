@@ -35,6 +35,7 @@ def published_rows(small_build, sql: str):
         return con.execute(sql.replace("{current}", str(current))).fetchall()
 
 
+@pytest.mark.integration
 def test_every_section_is_rendered_from_a_complete_build(report):
     result, html = report
     assert result.unavailable == ()
@@ -44,6 +45,7 @@ def test_every_section_is_rendered_from_a_complete_build(report):
     assert result.bytes == len(html.encode()) and result.path.name == REPORT_NAME
 
 
+@pytest.mark.integration
 def test_the_file_is_self_contained(report):
     _, html = report
     # Nothing fetched: no scripts, stylesheets, images or fonts from anywhere.
@@ -52,6 +54,7 @@ def test_the_file_is_self_contained(report):
     assert html.count("<svg") >= 10
 
 
+@pytest.mark.integration
 def test_heatmap_cells_match_the_cohort_mart(small_build, report):
     _, html = report
     cohorts = section(html, "cohorts")
@@ -72,6 +75,7 @@ def test_heatmap_cells_match_the_cohort_mart(small_build, report):
     assert cohorts.count('class="cell cell-suppressed"') == suppressed
 
 
+@pytest.mark.integration
 def test_summary_numbers_come_from_the_marts(small_build, report):
     _, html = report
     [(customers, at_risk)] = published_rows(
@@ -84,6 +88,7 @@ def test_summary_numbers_come_from_the_marts(small_build, report):
     assert f">{at_risk:,.0f}<" in summary
 
 
+@pytest.mark.integration
 def test_model_card_lists_every_model_and_the_data_window(small_build, report):
     _, html = report
     model = section(html, "model")
@@ -102,6 +107,7 @@ def test_model_card_lists_every_model_and_the_data_window(small_build, report):
     assert "<title>Global importance by feature family" in model
 
 
+@pytest.mark.integration
 def test_action_preview_is_the_top_20(small_build, report):
     _, html = report
     actions = section(html, "actions")
@@ -111,6 +117,7 @@ def test_action_preview_is_the_top_20(small_build, report):
     assert actions.count("<tr>") - 1 == min(count, 20)  # minus the header row
 
 
+@pytest.mark.integration
 def test_marts_missing_or_empty_say_not_available(small_build, tmp_path):
     """An orders-only source has no recommendations, a skipped model leaves its marts empty:
     a publish without those still renders, section by section."""
@@ -157,6 +164,7 @@ def test_atomic_write_replaces_and_leaves_no_temporary_file(tmp_path):
     assert [p.name for p in path.parent.iterdir()] == ["r.html"]
 
 
+@pytest.mark.integration
 def test_cli_prints_the_path(small_build, tmp_path, capsys):
     out = tmp_path / "cli.html"
     code = main(
@@ -172,7 +180,9 @@ def test_the_exposure_lists_exactly_the_marts_the_report_reads():
 
     from dbt_runner import REPO_ROOT
 
-    source = (REPO_ROOT / "python" / "retention" / "report" / "render.py").read_text()
+    package = REPO_ROOT / "python" / "retention" / "report"
+    source = "\n".join(p.read_text() for p in sorted(package.rglob("*.py")))
+    assert "marts.dim_customers" in source, "the sections should be in the package"
     read = set(re.findall(r"marts\.((?:fct|dim)_[a-z_]+)", source))
     read |= set(re.findall(r"marts(?:\.has\(|, )\"((?:fct|dim)_[a-z_]+)\"", source))
     exposures = yaml.safe_load((REPO_ROOT / "models" / "marts" / "_exposures.yml").read_text())
@@ -182,7 +192,7 @@ def test_the_exposure_lists_exactly_the_marts_the_report_reads():
 
 
 def test_missing_run_facts_show_a_dash_not_nan():
-    from retention.report.render import fmt_text
+    from retention.report.components import fmt_text
 
     assert fmt_text(float("nan")) == "–"
     assert fmt_text(None) == "–"

@@ -104,8 +104,8 @@ def test_fit_is_deterministic_and_independent_of_row_order(base_frame, base_run)
     first = base_run.assign(base_frame)
     for other in (again, shuffled):
         assert other.run_id == base_run.run_id
-        assert other.names == base_run.names
-        assert other.silhouettes == base_run.silhouettes
+        assert other.segments.names == base_run.segments.names
+        assert other.choice.silhouettes == base_run.choice.silhouettes
         pd.testing.assert_frame_equal(other.assign(base_frame), first)
 
 
@@ -128,8 +128,8 @@ def test_silhouette_picks_the_true_k_on_separated_blobs(true_k):
     }
     frame = make_snapshots(n=900, seed=true_k, groups=blobs, spread=0.05)
     run = fit_segments(frame, settings(k_min=2, k_max=7))
-    assert run.k == true_k, run.silhouettes
-    assert max(run.silhouettes, key=run.silhouettes.get) == true_k
+    assert run.choice.k == true_k, run.choice.silhouettes
+    assert max(run.choice.silhouettes, key=run.choice.silhouettes.get) == true_k
     # Every true group lands in one segment.
     labels = run.assign(frame)["segment_id"]
     purity = pd.crosstab(frame["true_group"], labels.to_numpy()).max(axis=1).sum() / len(frame)
@@ -155,20 +155,20 @@ def test_ids_and_names_survive_new_customers_and_drift(overlapping, warm_start):
     refit = fit_segments(
         later, settings(inertia_tolerance=0.02 if warm_start else -1.0), previous=base_run
     )
-    assert refit.previous_run_id == base_run.run_id
-    assert refit.init == ("previous centroids" if warm_start else "k-means++")
+    assert refit.lineage.previous_run_id == base_run.run_id
+    assert refit.choice.init == ("previous centroids" if warm_start else "k-means++")
 
     before = base_run.assign(base_frame).set_index("customer_id")["segment_id"]
     after = refit.assign(later).set_index("customer_id")["segment_id"]
     kept = (after.reindex(before.index) == before).mean()
     assert kept >= 0.95, f"only {kept:.1%} kept their segment id"
 
-    old_names = dict(zip(base_run.segment_ids, base_run.names, strict=True))
-    for segment_id, name in zip(refit.segment_ids, refit.names, strict=True):
+    old_names = dict(zip(base_run.segments.segment_ids, base_run.segments.names, strict=True))
+    for segment_id, name in zip(refit.segments.segment_ids, refit.segments.names, strict=True):
         if segment_id in old_names:
             assert name == old_names[segment_id]  # no name moved to another id
-    matched = [row for row in refit.matching if row["matched"]]
-    assert len(matched) == base_run.k == refit.k
+    matched = [row for row in refit.lineage.matching if row["matched"]]
+    assert len(matched) == base_run.choice.k == refit.choice.k
     assert all(row["old_segment_id"] == row["new_segment_id"] for row in matched)
     assert all(row["distance"] < 0.5 for row in matched)
 
@@ -180,32 +180,32 @@ def test_a_new_kind_of_customer_gets_a_new_id_and_a_unique_name(base_frame):
     second = fit_segments(
         make_snapshots(n=1200, seed=6, groups=four), settings(k_min=4, k_max=4), previous=first
     )
-    assert set(first.segment_ids) < set(second.segment_ids)
-    added = set(second.segment_ids) - set(first.segment_ids)
-    assert added == {max(first.segment_ids) + 1}
-    assert second.max_segment_id == max(first.segment_ids) + 1
-    assert len(set(second.names)) == 4
-    for segment_id, name in zip(first.segment_ids, first.names, strict=True):
-        assert second.names[second.segment_ids.index(segment_id)] == name
+    assert set(first.segments.segment_ids) < set(second.segments.segment_ids)
+    added = set(second.segments.segment_ids) - set(first.segments.segment_ids)
+    assert added == {max(first.segments.segment_ids) + 1}
+    assert second.lineage.max_segment_id == max(first.segments.segment_ids) + 1
+    assert len(set(second.segments.names)) == 4
+    for segment_id, name in zip(first.segments.segment_ids, first.segments.names, strict=True):
+        assert second.segments.names[second.segments.segment_ids.index(segment_id)] == name
     # ... and when that group disappears again, its id is retired, not reused.
     third = fit_segments(
         make_snapshots(n=900, seed=7, groups=three), settings(k_min=3, k_max=3), previous=second
     )
-    assert set(third.segment_ids) == set(first.segment_ids)
-    retired = [r for r in third.matching if r["new_segment_id"] is None]
+    assert set(third.segments.segment_ids) == set(first.segments.segment_ids)
+    retired = [r for r in third.lineage.matching if r["new_segment_id"] is None]
     assert [r["old_segment_id"] for r in retired] == list(added)
-    assert third.max_segment_id == second.max_segment_id
+    assert third.lineage.max_segment_id == second.lineage.max_segment_id
 
 
 def test_k_is_sticky_within_tolerance(base_frame, base_run):
     later = perturb(base_frame, seed=2)
-    best = max(base_run.silhouettes, key=base_run.silhouettes.get)
-    other = next(k for k in base_run.silhouettes if k != best)
+    best = max(base_run.choice.silhouettes, key=base_run.choice.silhouettes.get)
+    other = next(k for k in base_run.choice.silhouettes if k != best)
     base_run_other_k = fit_segments(base_frame, settings(k_min=other, k_max=other))
     refit = fit_segments(later, settings(k_tolerance=1.0), previous=base_run_other_k)
-    assert refit.k == other and "kept the previous k" in refit.k_reason
+    assert refit.choice.k == other and "kept the previous k" in refit.choice.k_reason
     strict = fit_segments(later, settings(k_tolerance=0.0), previous=base_run_other_k)
-    assert strict.k == best
+    assert strict.choice.k == best
 
 
 # ---------- names
@@ -213,12 +213,12 @@ def test_k_is_sticky_within_tolerance(base_frame, base_run):
 
 def test_names_are_unique_and_match_the_profiles(base_frame):
     run = fit_segments(base_frame, settings(k_min=5, k_max=5))
-    assert len(set(run.names)) == run.k
+    assert len(set(run.segments.names)) == run.choice.k
     assigned = base_frame.assign(segment=run.assign(base_frame)["segment_name"].to_numpy())
     means = assigned.groupby("segment")[["days_since_last_order", "orders_count"]].mean()
-    good = [n for n in run.names if n.split(" (")[0] in ("champions", "loyal")]
-    bad = [n for n in run.names if n.split(" (")[0] in ("lost", "hibernating")]
-    assert good and bad, run.names
+    good = [n for n in run.segments.names if n.split(" (")[0] in ("champions", "loyal")]
+    bad = [n for n in run.segments.names if n.split(" (")[0] in ("lost", "hibernating")]
+    assert good and bad, run.segments.names
     for g in good:
         for b in bad:
             assert means.loc[g, "orders_count"] > means.loc[b, "orders_count"]
@@ -229,7 +229,7 @@ def test_names_are_unique_and_match_the_profiles(base_frame):
     assert by_group["new"].startswith("new")
     assert by_group["lost"].startswith("lost")
     assert by_group["big spenders"].startswith("big spenders")
-    for description in run.descriptions:
+    for description in run.segments.descriptions:
         assert description.startswith("Ordered ") and "days ago on average" in description
 
 
@@ -280,9 +280,10 @@ def test_names_cascade_to_the_next_rule_then_take_qualifiers():
 # ---------- scale: sample fit, batched assignment
 
 
+@pytest.mark.slow
 def test_fit_on_a_sample_and_assign_in_batches(base_frame, base_run, tmp_path):
     small = fit_segments(base_frame, settings(fit_sample_size=300, silhouette_sample_size=200))
-    assert small.fit_rows == 300 and small.customers == len(base_frame)
+    assert small.fit.fit_rows == 300 and small.fit.customers == len(base_frame)
     one_batch = small.assign(base_frame, batch_size=10_000)
     pd.testing.assert_frame_equal(small.assign(base_frame, batch_size=7), one_batch)
 
@@ -337,16 +338,16 @@ def test_run_segmentation_persists_a_complete_record_and_reruns_idempotently(
     # A rerun on the same data is the same run, matched against the run before it (none).
     again = run_segmentation(base_frame, None, config, store)
     pd.testing.assert_frame_equal(again, first)
-    assert store.load(run_id).previous_run_id is None
+    assert store.load(run_id).lineage.previous_run_id is None
 
     # The next build (new data) builds on it; the profile table follows the assignments.
     later = perturb(base_frame, seed=4)
     third = run_segmentation(later, None, config, store)
     new_run = store.load(third["segment_run_id"].iloc[0])
-    assert new_run.previous_run_id == run_id
-    assert all(row["matched"] for row in new_run.matching)
+    assert new_run.lineage.previous_run_id == run_id
+    assert all(row["matched"] for row in new_run.lineage.matching)
     profiles = segment_profiles(third, store)
-    assert list(profiles["segment_id"]) == new_run.segment_ids
+    assert list(profiles["segment_id"]) == new_run.segments.segment_ids
     assert profiles["is_matched_to_previous"].all()
     assert profiles["share_of_customers"].sum() == pytest.approx(1.0)
 

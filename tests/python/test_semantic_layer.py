@@ -12,7 +12,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from dbt_runner import REPO_ROOT, dbt_env
+
+pytestmark = pytest.mark.integration  # MetricFlow parses the project
 
 MF = Path(sys.executable).with_name("mf")
 

@@ -16,6 +16,8 @@ import pytest
 
 from dbt_runner import REPO_ROOT, query, run_dbt
 
+pytestmark = pytest.mark.integration  # dbt builds
+
 FIXTURES = REPO_ROOT / "tests" / "fixtures"
 SELECT = ["--select", "staging", "marts.quality"]
 OPTIONAL_TABLES = ["customers", "order_items", "products", "events"]

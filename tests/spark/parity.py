@@ -176,7 +176,7 @@ def main() -> int:
 
     import duckdb
 
-    from retention.spark_scoring import score_snapshots, spark_session
+    from retention.spark_scoring import spark_session
 
     started = time.perf_counter()
     # pyspark 4.3 warns that pandas 3 is not fully supported; this check is the evidence
@@ -184,17 +184,38 @@ def main() -> int:
     warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
     session = spark_session(ROOT)
     session.sparkContext.setLogLevel("ERROR")
+    if not session_settings_ok(session):
+        return 1
+    relations = spark_relations(ROOT / "target" / "spark-parity-spark" / "manifest.json")
+    con = duckdb.connect(str(ROOT / DB_NAME), read_only=True)
+    failures = compare_relations(con, session, relations)
+    timings["comparison"] = time.perf_counter() - started
+    started = time.perf_counter()
+    problems = compare_scores(con, session)
+    timings["spark_scoring"] = time.perf_counter() - started
+    if problems:
+        failures["churn scores"] = problems
+    session.stop()
+    timings["total"] = time.perf_counter() - total_started
+    return summarise(failures, relations, timings)
+
+
+def session_settings_ok(session) -> bool:
+    """Spark must run with the profile's settings: ANSI off, UTC."""
     ansi = session.conf.get("spark.sql.ansi.enabled")
     time_zone = session.conf.get("spark.sql.session.timeZone")
     if ansi != "false" or time_zone != "UTC":
         log(
             f"FAILED: Spark runs with ansi={ansi}, timeZone={time_zone}; the profile says false, UTC"
         )
-        return 1
-    relations = spark_relations(ROOT / "target" / "spark-parity-spark" / "manifest.json")
-    missing = [r for r in REQUIRED if r not in relations]
-    con = duckdb.connect(str(ROOT / DB_NAME), read_only=True)
+        return False
+    return True
+
+
+def compare_relations(con, session, relations: list[str]) -> dict[str, list[str]]:
+    """Every relation built on Spark against DuckDB's; the required ones must be there."""
     failures: dict[str, list[str]] = {}
+    missing = [r for r in REQUIRED if r not in relations]
     if missing:
         failures["(build)"] = [f"not built on Spark: {', '.join(missing)}"]
     log(f"comparing {len(relations)} relations built on Spark with DuckDB's:")
@@ -209,16 +230,19 @@ def main() -> int:
         log(f"  {relation:<52} {len(duck_frame):>7} rows  {status}")
         if problems:
             failures[relation] = problems
-    timings["comparison"] = time.perf_counter() - started
+    return failures
 
-    started = time.perf_counter()
+
+def compare_scores(con, session) -> list[str]:
+    """DuckDB's champion applied on Spark (mapInPandas) against ml_churn_scores."""
+    from retention.spark_scoring import score_snapshots
+
     artifacts = ROOT / "artifacts" / Path(DB_NAME).stem
     spark_scores = score_snapshots(session, "marts.fct_customer_snapshots", artifacts).toPandas()
     duck_scores = con.sql(
         "select * from ml.ml_churn_scores where as_of_date = "
         "(select max(as_of_date) from marts.fct_customer_snapshots)"
     ).df()
-    timings["spark_scoring"] = time.perf_counter() - started
     problems = compare("churn scores", duck_scores, spark_scores)
     merged = duck_scores.merge(spark_scores, on="customer_id", suffixes=("_duck", "_spark"))
     max_diff = (
@@ -238,11 +262,10 @@ def main() -> int:
         f"{len(spark_scores)} customers, max abs diff of churn_probability {max_diff:.3g}"
         f"  {'ok' if not problems else 'DIFFERENT'}"
     )
-    if problems:
-        failures["churn scores"] = problems
-    session.stop()
+    return problems
 
-    timings["total"] = time.perf_counter() - total_started
+
+def summarise(failures: dict[str, list[str]], relations: list[str], timings: dict) -> int:
     log("timings: " + ", ".join(f"{k} {v:.0f}s" for k, v in timings.items()))
     if failures:
         log(f"FAILED: {len(failures)} of {len(relations) + 1} comparisons differ")

@@ -94,7 +94,7 @@ class KerasMLPClassifier(ClassifierMixin, BaseEstimator):
             import tensorflow as tf
 
             tf.config.experimental.enable_op_determinism()
-        except Exception:  # noqa: BLE001 - determinism is best effort across TF builds
+        except Exception:  # determinism is best effort across TF builds
             pass
         X = np.asarray(X, dtype="float32")
         y = np.asarray(y, dtype="float32")

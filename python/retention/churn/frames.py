@@ -22,7 +22,7 @@ BTYD_FEATURES = ["btyd_p_no_purchase", "btyd_expected_purchases"]
 
 def prepare_snapshots(snapshots: pd.DataFrame) -> pd.DataFrame:
     """Sort by cutoff then customer (time order matters downstream) and fix dtypes."""
-    missing = [c for c in KEY_COLUMNS + [LABEL_COLUMN] if c not in snapshots.columns]
+    missing = [c for c in [*KEY_COLUMNS, LABEL_COLUMN] if c not in snapshots.columns]
     if missing:
         raise ValueError(f"snapshot table lacks {missing}; is it fct_customer_snapshots?")
     frame = snapshots.copy()
@@ -30,7 +30,7 @@ def prepare_snapshots(snapshots: pd.DataFrame) -> pd.DataFrame:
     frame["label_window_end_date"] = pd.to_datetime(frame["label_window_end_date"])
     frame["as_of_date"] = pd.to_datetime(frame["as_of_date"])
     for column in frame.columns:
-        if frame[column].dtype == bool and column not in KEY_COLUMNS + [LABEL_COLUMN]:
+        if frame[column].dtype == bool and column not in [*KEY_COLUMNS, LABEL_COLUMN]:
             frame[column] = frame[column].astype(float)
     return frame.sort_values(["cutoff_date", "customer_id"], kind="stable").reset_index(drop=True)
 

@@ -42,7 +42,7 @@ def expected_calibration_error(y_true, y_prob, n_bins: int = 10) -> float:
 
 def lift_at(y_true, y_score, fraction: float = 0.1) -> float:
     y, s = _as_arrays(y_true, y_score)
-    n_top = max(1, int(round(len(y) * fraction)))
+    n_top = max(1, round(len(y) * fraction))
     # Stable sort on the negated score: ties keep input order, so results are reproducible.
     top = np.argsort(-s, kind="stable")[:n_top]
     base = y.mean()

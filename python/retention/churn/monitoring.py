@@ -27,6 +27,8 @@ share is floored at ``PSI_EPSILON`` (1e-4) before ``sum((cur - ref) * ln(cur / r
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 
@@ -187,7 +189,7 @@ def feature_drift_rows(snapshots: pd.DataFrame, features=DRIFT_FEATURES) -> pd.D
         )
     }
     rows = []
-    for previous, cutoff in zip(cutoffs, cutoffs[1:], strict=False):
+    for previous, cutoff in itertools.pairwise(cutoffs):
         for feature in present:
             rows.append(
                 {

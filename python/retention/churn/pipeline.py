@@ -295,6 +295,18 @@ def run_customer_value(snapshots: pd.DataFrame, settings: dict) -> pd.DataFrame:
         return _run_customer_value(snapshots, settings)
 
 
+CUSTOMER_VALUE_COLUMNS = [
+    "customer_id",
+    "as_of_date",
+    "p_alive",
+    "expected_purchases_horizon",
+    "p_no_purchase_horizon",
+    "expected_purchases_clv_horizon",
+    "clv",
+    "clv_horizon_days",
+]
+
+
 def _run_customer_value(snapshots: pd.DataFrame, settings: dict) -> pd.DataFrame:
     # The purchase horizon of the BTYD expectations, from the model's config (churn_horizon_days).
     horizon = int(settings["churn_horizon_days"])
@@ -302,19 +314,9 @@ def _run_customer_value(snapshots: pd.DataFrame, settings: dict) -> pd.DataFrame
     frame = prepare_snapshots(snapshots)
     frame = frame[frame["is_scoring_cutoff"].astype(bool) & (frame["order_days_count"] >= 1)]
     frame = frame.reset_index(drop=True)
-    columns = [
-        "customer_id",
-        "as_of_date",
-        "p_alive",
-        "expected_purchases_horizon",
-        "p_no_purchase_horizon",
-        "expected_purchases_clv_horizon",
-        "clv",
-        "clv_horizon_days",
-    ]
     if len(frame) < 50:
         log.warning("customer value skipped: %d buyers at as_of_date (need 50)", len(frame))
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=CUSTOMER_VALUE_COLUMNS)
     started = time.perf_counter()
     log.info("customer value: fitting BG/NBD on %d buyers at as_of_date", len(frame))
     rfm = rfm_from_snapshots(frame)
@@ -322,32 +324,7 @@ def _run_customer_value(snapshots: pd.DataFrame, settings: dict) -> pd.DataFrame
     horizon_scores = bg_nbd.score(rfm, horizon)
     clv_scores = bg_nbd.score(rfm, clv_horizon)
     log.info("customer value: BG/NBD fitted and scored in %.1fs", time.perf_counter() - started)
-    step = time.perf_counter()
-    unknown = int(rfm["monetary_value"].isna().sum()) if "monetary_value" in rfm else len(rfm)
-    try:
-        clv = customer_lifetime_value(bg_nbd, rfm, clv_horizon)
-    except ValueError as error:
-        log.warning(
-            "CLV not computed: %s. CLV and revenue at risk are null; the action list values "
-            "customers by expected orders x value_per_order (README, 'Orders without amounts')",
-            error,
-        )
-        clv = pd.Series([float("nan")] * len(frame))
-    else:
-        if unknown:
-            log.warning(
-                "CLV null for %d of %d buyers: they have an order without an amount "
-                "(README, 'Orders without amounts')",
-                unknown,
-                len(rfm),
-            )
-        log.info(
-            "customer value: Gamma-Gamma CLV (%d days) in %.1fs; %d customers in %.1fs",
-            clv_horizon,
-            time.perf_counter() - step,
-            len(frame),
-            time.perf_counter() - started,
-        )
+    clv = _gamma_gamma_clv(bg_nbd, rfm, clv_horizon, started)
     return pd.DataFrame(
         {
             "customer_id": frame["customer_id"].astype(str),
@@ -359,7 +336,37 @@ def _run_customer_value(snapshots: pd.DataFrame, settings: dict) -> pd.DataFrame
             "clv": clv,
             "clv_horizon_days": clv_horizon,
         }
-    )[columns]
+    )[CUSTOMER_VALUE_COLUMNS]
+
+
+def _gamma_gamma_clv(bg_nbd, rfm: pd.DataFrame, clv_horizon: int, started: float):
+    """CLV over the horizon; all null, with the reason logged, when it cannot be computed."""
+    step = time.perf_counter()
+    unknown = int(rfm["monetary_value"].isna().sum()) if "monetary_value" in rfm else len(rfm)
+    try:
+        clv = customer_lifetime_value(bg_nbd, rfm, clv_horizon)
+    except ValueError as error:
+        log.warning(
+            "CLV not computed: %s. CLV and revenue at risk are null; the action list values "
+            "customers by expected orders x value_per_order (README, 'Orders without amounts')",
+            error,
+        )
+        return pd.Series([float("nan")] * len(rfm))
+    if unknown:
+        log.warning(
+            "CLV null for %d of %d buyers: they have an order without an amount "
+            "(README, 'Orders without amounts')",
+            unknown,
+            len(rfm),
+        )
+    log.info(
+        "customer value: Gamma-Gamma CLV (%d days) in %.1fs; %d customers in %.1fs",
+        clv_horizon,
+        time.perf_counter() - step,
+        len(rfm),
+        time.perf_counter() - started,
+    )
+    return clv
 
 
 def run_monitoring(

@@ -150,7 +150,7 @@ class Registry:
             if path.is_file():
                 parts.append(pd.read_parquet(path).assign(trained_at=trained_at))
         if not parts:
-            return pd.DataFrame(columns=BACKTEST_COLUMNS + ["trained_at"])
+            return pd.DataFrame(columns=[*BACKTEST_COLUMNS, "trained_at"])
         return pd.concat(parts, ignore_index=True)
 
     # ---------- champion

@@ -50,81 +50,106 @@ def feature_family(name: str) -> str:
 
 
 def _fmt_days(value) -> str:
-    return "unknown" if pd.isna(value) else f"{int(round(value))}"
+    return "unknown" if pd.isna(value) else f"{round(value)}"
+
+
+def _recency_reason(row: pd.Series) -> str:
+    days, gap = row.get("days_since_last_order"), row.get("order_gap_mean_days")
+    if pd.notna(days) and pd.notna(gap) and gap > 0:
+        return f"no order for {_fmt_days(days)} days; usually orders every {_fmt_days(gap)}"
+    if pd.notna(days):
+        return f"no order for {_fmt_days(days)} days"
+    return f"no activity for {_fmt_days(row.get('days_since_last_activity'))} days"
+
+
+def _frequency_reason(row: pd.Series) -> str:
+    get = row.get
+    orders = get("orders_count")
+    if (
+        pd.notna(get("orders_90d"))
+        and pd.notna(get("orders_prev_90d"))
+        and get("orders_prev_90d", 0) > get("orders_90d", 0)
+    ):
+        return (
+            f"{int(get('orders_90d'))} orders in the last 90 days, down from "
+            f"{int(get('orders_prev_90d'))} the 90 days before"
+        )
+    if pd.notna(orders):
+        return f"only {int(orders)} order{'s' if orders != 1 else ''} so far"
+    return "few purchases"
+
+
+def _engagement_reason(row: pd.Series) -> str:
+    last = row.get("days_since_last_session")
+    if pd.notna(last) and last > 7:
+        return f"no visit for {_fmt_days(last)} days"
+    if pd.notna(row.get("sessions_30d")):
+        return f"{int(row.get('sessions_30d'))} visits in the last 30 days"
+    return "low site engagement"
+
+
+def _funnel_reason(row: pd.Series) -> str:
+    rate = next((row.get(c) for c in row.index if c.startswith("cart_abandonment")), np.nan)
+    return f"abandoned {rate:.0%} of recent carts" if pd.notna(rate) else "browses without buying"
+
+
+def _rate_reason(column: str, known: str, unknown: str):
+    """A reason stated as a share of orders (``known`` formats it), or ``unknown``."""
+
+    def reason(row: pd.Series) -> str:
+        rate = row.get(column)
+        return known.format(rate) if pd.notna(rate) else unknown
+
+    return reason
+
+
+def _spend_reason(row: pd.Series) -> str:
+    aov = row.get("avg_order_value")
+    # null: an order without an amount (README, "Orders without amounts"), not low spend
+    return (
+        f"spends {aov:,.2f} per order"
+        if pd.notna(aov)
+        else "spend unknown (orders without amounts)"
+    )
+
+
+def _categories_reason(row: pd.Series) -> str:
+    count = row.get("category_count")
+    if pd.notna(count):
+        return f"buys from {int(count)} categor{'y' if count == 1 else 'ies'}"
+    return "narrow interests"
+
+
+def _btyd_reason(row: pd.Series) -> str:
+    p0 = row.get("btyd_p_no_purchase")
+    if pd.notna(p0):
+        return f"purchase rhythm suggests they have stopped (BG/NBD: {p0:.0%} chance of no order)"
+    return "purchase rhythm suggests they have stopped"
+
+
+REASONS = {
+    "recency": _recency_reason,
+    "purchase_frequency": _frequency_reason,
+    "engagement": _engagement_reason,
+    "funnel": _funnel_reason,
+    "discounts": _rate_reason(
+        "discounted_order_rate", "{:.0%} of orders used a discount", "discount-driven buyer"
+    ),
+    "returns": _rate_reason(
+        "return_rate", "returned {:.0%} of orders", "returns or cancels orders"
+    ),
+    "spend": _spend_reason,
+    "tenure": lambda row: f"customer for {_fmt_days(row.get('days_since_first_order'))} days",
+    "categories": _categories_reason,
+    "btyd": _btyd_reason,
+    "profile": lambda row: f"acquired via {row.get('acquisition_channel', 'unknown')}",
+}
 
 
 def reason_text(family: str, row: pd.Series) -> str:
     """The reason a family raises this customer's risk, in words, from their values."""
-    get = row.get
-    if family == "recency":
-        days = get("days_since_last_order")
-        gap = get("order_gap_mean_days")
-        if pd.notna(days) and pd.notna(gap) and gap > 0:
-            return f"no order for {_fmt_days(days)} days; usually orders every {_fmt_days(gap)}"
-        if pd.notna(days):
-            return f"no order for {_fmt_days(days)} days"
-        return f"no activity for {_fmt_days(get('days_since_last_activity'))} days"
-    if family == "purchase_frequency":
-        orders = get("orders_count")
-        if (
-            pd.notna(get("orders_90d"))
-            and pd.notna(get("orders_prev_90d"))
-            and get("orders_prev_90d", 0) > get("orders_90d", 0)
-        ):
-            return (
-                f"{int(get('orders_90d'))} orders in the last 90 days, down from "
-                f"{int(get('orders_prev_90d'))} the 90 days before"
-            )
-        if pd.notna(orders):
-            return f"only {int(orders)} order{'s' if orders != 1 else ''} so far"
-        return "few purchases"
-    if family == "engagement":
-        last = get("days_since_last_session")
-        if pd.notna(last) and last > 7:
-            return f"no visit for {_fmt_days(last)} days"
-        if pd.notna(get("sessions_30d")):
-            return f"{int(get('sessions_30d'))} visits in the last 30 days"
-        return "low site engagement"
-    if family == "funnel":
-        rate = next((get(c) for c in row.index if c.startswith("cart_abandonment")), np.nan)
-        if pd.notna(rate):
-            return f"abandoned {rate:.0%} of recent carts"
-        return "browses without buying"
-    if family == "discounts":
-        rate = get("discounted_order_rate")
-        return (
-            f"{rate:.0%} of orders used a discount" if pd.notna(rate) else "discount-driven buyer"
-        )
-    if family == "returns":
-        rate = get("return_rate")
-        return f"returned {rate:.0%} of orders" if pd.notna(rate) else "returns or cancels orders"
-    if family == "spend":
-        aov = get("avg_order_value")
-        # null: an order without an amount (README, "Orders without amounts"), not low spend
-        return (
-            f"spends {aov:,.2f} per order"
-            if pd.notna(aov)
-            else "spend unknown (orders without amounts)"
-        )
-    if family == "tenure":
-        return f"customer for {_fmt_days(get('days_since_first_order'))} days"
-    if family == "categories":
-        count = get("category_count")
-        return (
-            f"buys from {int(count)} categor{'y' if count == 1 else 'ies'}"
-            if pd.notna(count)
-            else "narrow interests"
-        )
-    if family == "btyd":
-        p0 = get("btyd_p_no_purchase")
-        return (
-            f"purchase rhythm suggests they have stopped (BG/NBD: {p0:.0%} chance of no order)"
-            if pd.notna(p0)
-            else "purchase rhythm suggests they have stopped"
-        )
-    if family == "profile":
-        return f"acquired via {get('acquisition_channel', 'unknown')}"
-    return "other signals"
+    reason = REASONS.get(family)
+    return reason(row) if reason else "other signals"
 
 
 def retained_reference(model: ChurnModel, training: pd.DataFrame) -> pd.Series:

@@ -61,7 +61,7 @@ def summarise(per_origin: pd.DataFrame) -> pd.DataFrame:
     log loss and AUC across them."""
     keys = ["model_name", "model_kind", "learner", "calibration", "final_rule"]
     numeric = [
-        c for c in per_origin.columns if c not in keys + ["origin_date", "calibration_cutoff"]
+        c for c in per_origin.columns if c not in [*keys, "origin_date", "calibration_cutoff"]
     ]
     grouped = per_origin.groupby(keys, sort=False)
     summary = grouped[numeric].mean()

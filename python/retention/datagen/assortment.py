@@ -109,6 +109,68 @@ class Baskets:
     product: np.ndarray  # int32 per item, grouped by order
 
 
+def _launches(rng, category: np.ndarray, popularity: np.ndarray, window: Window, model):
+    """Launch time per product; the most popular product of each category is there from the
+    start (the category's fallback)."""
+    n, origin = category.size, window.start_ts
+    launched_late = rng.random(n) < model.launch_share
+    first_day = origin + 60 * DAY
+    last_day = max(window.end_ts - 21 * DAY, first_day + DAY)
+    launch = np.where(launched_late, rng.integers(first_day, last_day, n), origin - DAY).astype(
+        np.int64
+    )
+    fallback = np.zeros(len(CATEGORIES), dtype=np.int32)
+    for k in range(len(CATEGORIES)):
+        members = np.flatnonzero(category == k)
+        top = members[np.argmax(popularity[members])]
+        launch[top] = origin - DAY
+        fallback[k] = top
+    return launch, fallback
+
+
+def _staples(rng, category: np.ndarray, fallback: np.ndarray, model):
+    """A share of each staple category (its most popular product always), with a cycle."""
+    n = category.size
+    is_staple = rng.random(n) < _STAPLE_SHARE[category]
+    for k in np.flatnonzero(_STAPLE_SHARE > 0):
+        is_staple[fallback[k]] = True
+    cycle = _STAPLE_CYCLE[category] * np.exp(model.staple_cycle_sigma * rng.standard_normal(n))
+    return is_staple, np.where(is_staple, np.maximum(cycle, 3.0), np.nan)
+
+
+def _substitute_groups(rng, category: np.ndarray, model) -> np.ndarray:
+    """Runs of 2-4 products of a category, in random order; a run starts with probability
+    q, so grouped products are 3q / (3q + 1 - q) = the share."""
+    share = min(max(model.substitute_share, 0.0), 0.99)
+    start_prob = share / (3.0 - 2.0 * share)
+    group = np.full(category.size, -1, dtype=np.int32)
+    next_group = 0
+    for k in range(len(CATEGORIES)):
+        members = rng.permutation(np.flatnonzero(category == k))
+        i = 0
+        while i < members.size:
+            size = int(rng.integers(2, 5))
+            if rng.random() < start_prob and i + size <= members.size:
+                group[members[i : i + size]] = next_group
+                next_group += 1
+                i += size
+            else:
+                i += 1
+    return group
+
+
+def _complements(rng, category: np.ndarray, taste: np.ndarray, group: np.ndarray, model):
+    """A partner from the same or the related category, not a substitute, drawn by taste
+    (popularity flattened: what goes together is not just best sellers); -1 = none."""
+    n = category.size
+    has_partner = rng.random(n) < model.complement_share
+    t_order, t_keys = _grouped_keys(category, taste)
+    u = _COMPLEMENT_CATEGORY[category] + rng.random(n)
+    partner = t_order[np.minimum(np.searchsorted(t_keys, u, side="left"), n - 1)]
+    same_group = (group >= 0) & (group[partner] == group)
+    return np.where(has_partner & (partner != np.arange(n)) & ~same_group, partner, -1)
+
+
 @dataclass(frozen=True)
 class Assortment:
     """The catalogue's structure (index = product index of the catalogue)."""
@@ -143,52 +205,12 @@ class Assortment:
         n = catalog.size
         category = catalog.category.astype(np.int64)
         popularity = catalog.popularity
-        # ---- launches: the most popular product of each category is there from the start
         origin = window.start_ts
-        launched_late = rng.random(n) < model.launch_share
-        first_day = origin + 60 * DAY
-        last_day = max(window.end_ts - 21 * DAY, first_day + DAY)
-        launch = np.where(launched_late, rng.integers(first_day, last_day, n), origin - DAY).astype(
-            np.int64
-        )
-        fallback = np.zeros(len(CATEGORIES), dtype=np.int32)
-        for k in range(len(CATEGORIES)):
-            members = np.flatnonzero(category == k)
-            top = members[np.argmax(popularity[members])]
-            launch[top] = origin - DAY
-            fallback[k] = top
-        # ---- staples: a share of each staple category (its most popular product always)
-        is_staple = rng.random(n) < _STAPLE_SHARE[category]
-        for k in np.flatnonzero(_STAPLE_SHARE > 0):
-            is_staple[fallback[k]] = True
-        cycle = _STAPLE_CYCLE[category] * np.exp(model.staple_cycle_sigma * rng.standard_normal(n))
-        cycle_days = np.where(is_staple, np.maximum(cycle, 3.0), np.nan)
-        # ---- substitute groups: runs of 2-4 products of a category, in random order; a run
-        # starts with probability q, so grouped products are 3q / (3q + 1 - q) = the share
-        share = min(max(model.substitute_share, 0.0), 0.99)
-        start_prob = share / (3.0 - 2.0 * share)
-        group = np.full(n, -1, dtype=np.int32)
-        next_group = 0
-        for k in range(len(CATEGORIES)):
-            members = rng.permutation(np.flatnonzero(category == k))
-            i = 0
-            while i < members.size:
-                size = int(rng.integers(2, 5))
-                if rng.random() < start_prob and i + size <= members.size:
-                    group[members[i : i + size]] = next_group
-                    next_group += 1
-                    i += size
-                else:
-                    i += 1
-        # ---- complements: a partner from the same or the related category, not a substitute,
-        # drawn by taste (popularity flattened: what goes together is not just best sellers)
+        launch, fallback = _launches(rng, category, popularity, window, model)
+        is_staple, cycle_days = _staples(rng, category, fallback, model)
+        group = _substitute_groups(rng, category, model)
         taste = popularity**model.taste_power
-        has_partner = rng.random(n) < model.complement_share
-        t_order, t_keys = _grouped_keys(category, taste)
-        u = _COMPLEMENT_CATEGORY[category] + rng.random(n)
-        partner = t_order[np.minimum(np.searchsorted(t_keys, u, side="left"), n - 1)]
-        same_group = (group >= 0) & (group[partner] == group)
-        complement = np.where(has_partner & (partner != np.arange(n)) & ~same_group, partner, -1)
+        complement = _complements(rng, category, taste, group, model)
         # ---- samplers
         launch_order = np.lexsort((np.arange(n), launch, category)).astype(np.int32)
         launch_keys = category[launch_order] * 2**40 + np.maximum(launch[launch_order] - origin, 0)
@@ -344,10 +366,29 @@ class Assortment:
         when: np.ndarray,
     ) -> Baskets:
         """The products of every order (orders sorted by customer, then time)."""
-        m, n_o = self.model, customer.size
+        n_o = customer.size
         same_prev = np.concatenate([[False], customer[1:] == customer[:-1]])
+        s_order, s_product = self._restocks(rng, staples, customer, when, same_prev)
+        # ---- new picks
+        n_new = np.minimum(rng.poisson(self.model.items_extra, n_o), self.model.items_max)
+        d_order = np.repeat(np.arange(n_o), n_new)
+        d_product = self._picks(rng, shoppers, customer[d_order], when[d_order])
+        base_order = np.concatenate([s_order, d_order])
+        base_product = np.concatenate([s_product, d_product]).astype(np.int32)
+        c_order, c_product = self._complements_of(
+            rng, shoppers, customer, when, same_prev, base_order, base_product
+        )
+        # ---- an order with nothing in it gets one new pick
+        order = np.concatenate([base_order, c_order])
+        empty = np.flatnonzero(np.bincount(order, minlength=n_o) == 0)
+        e_product = self._picks(rng, shoppers, customer[empty], when[empty])
+        order = np.concatenate([order, empty])
+        product = np.concatenate([base_product, c_product, e_product]).astype(np.int64)
+        return self._distinct_baskets(order, product, n_o)
+
+    def _restocks(self, rng, staples: Staples, customer, when, same_prev):
+        """Staples that ran out since the previous order (cycle points a + j * cycle)."""
         prev = np.where(same_prev, np.concatenate([[0], when[:-1]]), np.iinfo(np.int64).min // 2)
-        # ---- staples that ran out since the previous order (cycle points a + j * cycle)
         slot_product = staples.product[customer]
         adopted = staples.adopted[customer]
         cycle = np.where(slot_product >= 0, staples.cycle_days[customer], 1.0) * DAY
@@ -363,17 +404,14 @@ class Assortment:
         restock = (
             used
             & (runs_now > runs_before)
-            & (rng.random(slot_product.shape) < m.staple_restock_prob)
+            & (rng.random(slot_product.shape) < self.model.staple_restock_prob)
         )
         s_order, s_slot = np.nonzero(restock)
-        s_product = slot_product[s_order, s_slot]
-        # ---- new picks
-        n_new = np.minimum(rng.poisson(m.items_extra, n_o), m.items_max)
-        d_order = np.repeat(np.arange(n_o), n_new)
-        d_product = self._picks(rng, shoppers, customer[d_order], when[d_order])
-        # ---- complements of this order's staples and new picks: same order or the next one
-        base_order = np.concatenate([s_order, d_order])
-        base_product = np.concatenate([s_product, d_product]).astype(np.int32)
+        return s_order, slot_product[s_order, s_slot]
+
+    def _complements_of(self, rng, shoppers, customer, when, same_prev, base_order, base_product):
+        """Complements of an order's staples and new picks: in the same order or the next."""
+        m, n_o = self.model, customer.size
         partner = self.complement[base_product]
         has = partner >= 0
         u = rng.random(base_order.size)
@@ -392,14 +430,10 @@ class Assortment:
         c_product = np.concatenate([partner[same], partner[follows]])
         c_product = self.own_member(shoppers.number[customer[c_order]], c_product)
         launched = self.launch[c_product] <= when[c_order]
-        c_order, c_product = c_order[launched], c_product[launched]
-        # ---- an order with nothing in it gets one new pick
-        order = np.concatenate([base_order, c_order])
-        empty = np.flatnonzero(np.bincount(order, minlength=n_o) == 0)
-        e_product = self._picks(rng, shoppers, customer[empty], when[empty])
-        order = np.concatenate([order, empty])
-        product = np.concatenate([base_product, c_product, e_product]).astype(np.int64)
-        # ---- distinct products per order, at most basket_max (rarely reached)
+        return c_order[launched], c_product[launched]
+
+    def _distinct_baskets(self, order: np.ndarray, product: np.ndarray, n_o: int) -> Baskets:
+        """Distinct products per order, at most basket_max (rarely reached)."""
         key = np.unique(order * self.catalog.size + product)
         order = key // self.catalog.size
         product = (key % self.catalog.size).astype(np.int32)
@@ -407,7 +441,7 @@ class Assortment:
         rank = np.arange(order.size) - np.maximum.accumulate(
             np.where(first, np.arange(order.size), 0)
         )
-        keep = rank < m.basket_max
+        keep = rank < self.model.basket_max
         order, product = order[keep], product[keep]
         n_items = np.bincount(order, minlength=n_o).astype(np.int32)
         starts = np.concatenate([[0], np.cumsum(n_items)[:-1]]).astype(np.int64)

@@ -17,7 +17,7 @@ _SUFFIXES = ("", "", "", " Co", " Labs", " & Sons", " Works", " Studio")
 
 def catalog_size(customers: int, model: ModelParams) -> int:
     """Number of products for a dataset of ``customers`` customers."""
-    size = int(round(customers * model.products_per_customer))
+    size = round(customers * model.products_per_customer)
     return int(np.clip(size, model.products_min, model.products_max))
 
 

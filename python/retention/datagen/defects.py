@@ -262,24 +262,6 @@ class DefectInjector:
         self, spec: TableDefectSpec, cls: str, variant: float, row: dict[str, str | None]
     ) -> tuple[str | None, str | None]:
         """(column changed, value written) of one defect; ``(None, None)`` for exact copies."""
-        if cls == NULL_KEY:
-            return spec.null_column, None
-        if cls == UNPARSEABLE_TIMESTAMP:
-            assert spec.timestamp is not None
-            return spec.timestamp, UNPARSEABLE_VALUES[int(variant * len(UNPARSEABLE_VALUES))]
-        if cls == FUTURE_TIMESTAMP:
-            assert spec.timestamp is not None
-            return spec.timestamp, _future(str(row[spec.timestamp]))
-        if cls == NON_NUMERIC_AMOUNT:
-            assert spec.amount is not None
-            value = str(row[spec.amount])
-            return spec.amount, value.replace(".", ",") if variant < 0.5 else "N/A"
-        if cls == NEGATIVE_AMOUNT:
-            assert spec.amount is not None
-            value = str(row[spec.amount])
-            return spec.amount, "-" + value if float(value) > 0 else "-1.00"
-        if cls == UNKNOWN_EVENT_TYPE:
-            return "event_type", UNKNOWN_EVENT_VALUE
         if cls == EXACT_DUPLICATE:
             return None, None
         if cls == ORPHAN_ORDER_ITEM:
@@ -287,18 +269,51 @@ class DefectInjector:
             self._next_orphan -= 1
             return "order_id", orphan
         if cls == KEY_DUPLICATE:
-            value = str(row[spec.changed])
-            if spec.changed in ("order_total", "price"):
-                return spec.changed, _add_cents(value, 100 + 100 * int(variant * 49))
-            if spec.changed == "quantity":
-                return spec.changed, str(int(value) + 1 + int(variant * 3))
-            if spec.changed == "country":
-                names = list(COUNTRIES)
-                shift = 1 + int(variant * (len(names) - 1))
-                return spec.changed, names[(names.index(value) + shift) % len(names)]
-            if spec.changed == "event_at":
-                moved = dt.datetime.strptime(value, _TS_FORMAT) + dt.timedelta(
-                    seconds=1 + int(variant * 600)
-                )
-                return spec.changed, f"{moved:{_TS_FORMAT}}"
-        raise ValueError(f"defect class {cls!r} does not apply to this table")
+            changed = _another_version(spec.changed, str(row[spec.changed]), variant)
+            if changed is None:
+                raise ValueError(f"defect class {cls!r} does not apply to this table")
+            return spec.changed, changed
+        return _bad_value(spec, cls, variant, row)
+
+
+def _bad_value(
+    spec: TableDefectSpec, cls: str, variant: float, row: dict[str, str | None]
+) -> tuple[str | None, str | None]:
+    """(column, value) of a defect that makes one value invalid."""
+    if cls == NULL_KEY:
+        return spec.null_column, None
+    if cls == UNPARSEABLE_TIMESTAMP:
+        assert spec.timestamp is not None
+        return spec.timestamp, UNPARSEABLE_VALUES[int(variant * len(UNPARSEABLE_VALUES))]
+    if cls == FUTURE_TIMESTAMP:
+        assert spec.timestamp is not None
+        return spec.timestamp, _future(str(row[spec.timestamp]))
+    if cls == NON_NUMERIC_AMOUNT:
+        assert spec.amount is not None
+        value = str(row[spec.amount])
+        return spec.amount, value.replace(".", ",") if variant < 0.5 else "N/A"
+    if cls == NEGATIVE_AMOUNT:
+        assert spec.amount is not None
+        value = str(row[spec.amount])
+        return spec.amount, "-" + value if float(value) > 0 else "-1.00"
+    if cls == UNKNOWN_EVENT_TYPE:
+        return "event_type", UNKNOWN_EVENT_VALUE
+    raise ValueError(f"defect class {cls!r} does not apply to this table")
+
+
+def _another_version(column: str, value: str, variant: float) -> str | None:
+    """A re-sent row's changed value (key_duplicate); None for a column without a rule."""
+    if column in ("order_total", "price"):
+        return _add_cents(value, 100 + 100 * int(variant * 49))
+    if column == "quantity":
+        return str(int(value) + 1 + int(variant * 3))
+    if column == "country":
+        names = list(COUNTRIES)
+        shift = 1 + int(variant * (len(names) - 1))
+        return names[(names.index(value) + shift) % len(names)]
+    if column == "event_at":
+        moved = dt.datetime.strptime(value, _TS_FORMAT) + dt.timedelta(
+            seconds=1 + int(variant * 600)
+        )
+        return f"{moved:{_TS_FORMAT}}"
+    return None

@@ -148,33 +148,18 @@ def generate(config: GeneratorConfig) -> GenerationSummary:
     catalog = Catalog.build(np.random.default_rng([config.seed, 0]), n_products, model)
     ctx = SimContext.build(config.seed, window, model, catalog, config.events_scale)
     widths = IdWidths.for_size(config.customers, n_products)
-    data_sink, truth_sink = _sinks(config)
-    injector = (
-        DefectInjector(config.seed, config.defect_rate, model.tz_offset_share, widths.order)
-        if config.defect_rate > 0
-        else None
-    )
-    rows = dict.fromkeys(TABLES, 0)
-    defect_parts: list[pa.Table] = []
-
-    def emit(name: str, table: pa.Table, segments: list[tuple[int, int]]) -> None:
-        if injector is not None:
-            table, found = injector.apply(name, as_strings(table), segments)
-            defect_parts.append(found)
-        data_sink.write(name, table)
-        rows[name] += table.num_rows
+    writer = _Writer(config, widths)
 
     products = products_table(catalog, widths)
     product_ids = products.column("product_id").combine_chunks()
-    emit("products", products, [(0, products.num_rows)])
-    if truth_sink is not None:
-        truth_sink.write("products_truth", products_truth_table(ctx.assortment, widths))
+    writer.emit("products", products, [(0, products.num_rows)])
+    if writer.truth is not None:
+        writer.truth.write("products_truth", products_truth_table(ctx.assortment, widths))
 
     counters = Counters()
-    blocks_per_chunk = config.blocks_per_chunk
-    n_chunks = -(-config.customers // (BLOCK_CUSTOMERS * blocks_per_chunk))
+    n_chunks = -(-config.customers // (BLOCK_CUSTOMERS * config.blocks_per_chunk))
     progress = tqdm(
-        _chunks(config.customers, blocks_per_chunk),
+        _chunks(config.customers, config.blocks_per_chunk),
         total=n_chunks,
         unit="chunk",
         desc="generate",
@@ -182,36 +167,74 @@ def generate(config: GeneratorConfig) -> GenerationSummary:
         disable=config.quiet,
     )
     for chunk in progress:
-        blocks = [(b, simulate_block(ctx, b, first, n)) for b, first, n in chunk]
-        segments = _segments(blocks)
-        data = concat_blocks([d for _, d in blocks])
-        del blocks
-        tables = chunk_tables(data, counters, widths, product_ids)
-        if truth_sink is not None:
-            truth_sink.write("customers_truth", customers_truth_table(data, widths))
-            truth_sink.write(
-                "customer_staples_truth", customer_staples_truth_table(data, widths, product_ids)
-            )
-        del data
-        for name in ("customers", "orders", "order_items", "events"):
-            emit(name, tables.pop(name), segments[name])
-        if truth_sink is not None and injector is not None:
-            truth_sink.write("defects", pa.concat_tables(defect_parts))
-        defect_parts.clear()
+        _write_chunk(writer, ctx, chunk, counters, widths, product_ids)
     progress.close()
-
-    files = data_sink.close()
-    if injector is not None and counters.order > injector.lowest_orphan_number:
-        raise RuntimeError("orphan order ids collide with real ones: widen IdWidths.order")
-    summary = GenerationSummary(rows=rows, files=files, seconds=0.0, truth_dir=config.truth_path)
-    if injector is not None:
-        for (table, cls), count in sorted(injector.defect_counts.items()):
-            summary.defects.setdefault(table, {})[cls] = count
-        summary.tz_offset_timestamps = dict(sorted(injector.tz_counts.items()))
-    if truth_sink is not None and config.truth_path is not None:
-        files += truth_sink.close()
-        params = config.truth_path / PARAMS_FILE
-        params.write_text(_params_json(config, n_products, widths, summary))
-        files.append(params)
+    summary = writer.close(counters, n_products)
     summary.seconds = time.perf_counter() - began
     return summary
+
+
+class _Writer:
+    """The data and truth sinks, with defects injected on the way (defect_rate > 0)."""
+
+    def __init__(self, config: GeneratorConfig, widths: IdWidths):
+        self.config, self.widths = config, widths
+        self.data, self.truth = _sinks(config)
+        self.injector = (
+            DefectInjector(
+                config.seed, config.defect_rate, config.model.tz_offset_share, widths.order
+            )
+            if config.defect_rate > 0
+            else None
+        )
+        self.rows = dict.fromkeys(TABLES, 0)
+        self.defect_parts: list[pa.Table] = []
+
+    def emit(self, name: str, table: pa.Table, segments: list[tuple[int, int]]) -> None:
+        if self.injector is not None:
+            table, found = self.injector.apply(name, as_strings(table), segments)
+            self.defect_parts.append(found)
+        self.data.write(name, table)
+        self.rows[name] += table.num_rows
+
+    def flush_defects(self) -> None:
+        if self.truth is not None and self.injector is not None:
+            self.truth.write("defects", pa.concat_tables(self.defect_parts))
+        self.defect_parts.clear()
+
+    def close(self, counters: Counters, n_products: int) -> GenerationSummary:
+        config, injector = self.config, self.injector
+        files = self.data.close()
+        if injector is not None and counters.order > injector.lowest_orphan_number:
+            raise RuntimeError("orphan order ids collide with real ones: widen IdWidths.order")
+        summary = GenerationSummary(
+            rows=self.rows, files=files, seconds=0.0, truth_dir=config.truth_path
+        )
+        if injector is not None:
+            for (table, cls), count in sorted(injector.defect_counts.items()):
+                summary.defects.setdefault(table, {})[cls] = count
+            summary.tz_offset_timestamps = dict(sorted(injector.tz_counts.items()))
+        if self.truth is not None and config.truth_path is not None:
+            files += self.truth.close()
+            params = config.truth_path / PARAMS_FILE
+            params.write_text(_params_json(config, n_products, self.widths, summary))
+            files.append(params)
+        return summary
+
+
+def _write_chunk(writer: _Writer, ctx: SimContext, chunk, counters, widths, product_ids) -> None:
+    """Simulate a chunk of blocks and write its customers, orders, lines and events."""
+    blocks = [(b, simulate_block(ctx, b, first, n)) for b, first, n in chunk]
+    segments = _segments(blocks)
+    data = concat_blocks([d for _, d in blocks])
+    del blocks
+    tables = chunk_tables(data, counters, widths, product_ids)
+    if writer.truth is not None:
+        writer.truth.write("customers_truth", customers_truth_table(data, widths))
+        writer.truth.write(
+            "customer_staples_truth", customer_staples_truth_table(data, widths, product_ids)
+        )
+    del data
+    for name in ("customers", "orders", "order_items", "events"):
+        writer.emit(name, tables.pop(name), segments[name])
+    writer.flush_defects()

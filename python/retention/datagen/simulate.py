@@ -353,17 +353,73 @@ def _rank_within(groups: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- the block
+# The steps draw from the block's generators in a fixed order (customers, purchases,
+# baskets, browsing, events, orders): reordering them changes every dataset.
 def simulate_block(ctx: SimContext, block_index: int, first_num: int, n: int) -> BlockData:
     """Simulate customers ``first_num .. first_num + n - 1`` (block ``block_index``)."""
     rng = block_rng(ctx.seed, block_index)
     srng = structure_rng(ctx.seed, block_index)
-    m, w = ctx.model, ctx.window
-    start_ts, end_ts = w.start_ts, w.end_ts
-    last_start = end_ts - SESSION_LATEST_START_BEFORE_END
+    people = _draw_customers(rng, ctx, n)
+    ord_cust, ord_start = _draw_purchase_times(rng, ctx, people)
+    shoppers = Shoppers(
+        number=np.arange(first_num, first_num + n, dtype=np.int64),
+        pref=people.pref,
+        n_pref=people.n_pref,
+        signup=people.signup,
+    )
+    staples = ctx.assortment.staples(srng, shoppers)
+    baskets = ctx.assortment.baskets(srng, shoppers, staples, ord_cust, ord_start)
+    purchases, death = _purchase_timeline(rng, ctx, people, ord_cust, ord_start, baskets)
+    sessions = _with_browsing(rng, ctx, people, purchases, death)
+    events = _draw_events(rng, ctx, sessions, shoppers, baskets)
+    orders = _draw_orders(rng, ctx, sessions, events)
+    return BlockData(
+        customer_num=shoppers.number,
+        signup=people.signup,
+        channel=people.channel,
+        country=people.country,
+        lam=people.lam,
+        dropout=people.dropout,
+        session_rate=people.session_rate,
+        fade_days=people.fade_days,
+        pref=people.pref,
+        staple_product=staples.product,
+        staple_cycle_days=staples.cycle_days,
+        staple_adopted=staples.adopted,
+        staple_dropped=staples.dropped,
+        death=death,
+        sess_customer=sessions.customer,
+        ev_session=events.session,
+        ev_time=events.time,
+        ev_type=events.type,
+        ev_product=events.product,
+        **orders,
+    )
 
-    # ---- customers
+
+@dataclass
+class _Customers:
+    """Who the block's customers are and how they behave (one entry per customer)."""
+
+    signup: np.ndarray
+    channel: np.ndarray
+    country: np.ndarray
+    lam: np.ndarray  # purchase rate
+    dropout: np.ndarray
+    n_dropout: np.ndarray  # the customer dies right after this purchase
+    pref: np.ndarray
+    n_pref: np.ndarray
+    buys_at_signup: np.ndarray
+    fade_days: np.ndarray
+    session_rate: np.ndarray
+
+
+def _draw_customers(rng: np.random.Generator, ctx: SimContext, n: int) -> _Customers:
+    m, w = ctx.model, ctx.window
     signup = ctx.signup_grid.sample(
-        rng, np.full(n, start_ts, dtype=np.int64), np.full(n, end_ts - SIGNUP_STOP_BEFORE_END)
+        rng,
+        np.full(n, w.start_ts, dtype=np.int64),
+        np.full(n, w.end_ts - SIGNUP_STOP_BEFORE_END),
     )
     ch_w = np.array([c.weight for c in CHANNELS])
     channel = rng.choice(len(CHANNELS), n, p=ch_w / ch_w.sum()).astype(np.int8)
@@ -374,7 +430,7 @@ def simulate_block(ctx: SimContext, block_index: int, first_num: int, n: int) ->
     lam = np.minimum(lam, m.rate_max)
     drop_mult = np.array([c.dropout_mult for c in CHANNELS])[channel]
     dropout = np.clip(rng.beta(m.dropout_a, m.dropout_b, n) * drop_mult, 1e-4, m.dropout_max)
-    n_dropout = rng.geometric(dropout)  # the customer dies right after this purchase
+    n_dropout = rng.geometric(dropout)
     cat_w = np.array([c.weight for c in CATEGORIES])
     gumbel = np.log(cat_w)[None, :] + rng.gumbel(size=(n, len(CATEGORIES)))
     top3 = np.argsort(-gumbel, axis=1)[:, :3].astype(np.int8)
@@ -385,54 +441,64 @@ def simulate_block(ctx: SimContext, block_index: int, first_num: int, n: int) ->
     fade_days = rng.uniform(m.fade_window_min_days, m.fade_window_max_days, n)
     engagement = np.array([c.engagement_mult for c in CHANNELS])[channel]
     session_rate = ctx.events_scale * (m.base_session_rate + m.sessions_per_purchase * lam)
-    session_rate = session_rate * engagement
+    return _Customers(
+        signup, channel, country, lam, dropout, n_dropout, pref, n_pref, buys_at_signup,
+        fade_days, session_rate * engagement,
+    )  # fmt: skip
 
-    # ---- purchases: seasonal Poisson(lambda) from sign-up (+ maybe one in the sign-up session)
-    grid = ctx.purchase_grid
-    expected = lam * (grid.cumulative(np.full(n, last_start)) - grid.cumulative(signup))
+
+def _draw_purchase_times(rng: np.random.Generator, ctx: SimContext, people: _Customers):
+    """Seasonal Poisson(lambda) from sign-up (+ maybe one in the sign-up session), cut at
+    each customer's dropout: the customer dies right after the D-th purchase (BG/NBD)."""
+    grid, n = ctx.purchase_grid, people.signup.size
+    last_start = ctx.window.end_ts - SESSION_LATEST_START_BEFORE_END
+    signup = people.signup
+    expected = people.lam * (grid.cumulative(np.full(n, last_start)) - grid.cumulative(signup))
     n_poisson = rng.poisson(np.maximum(expected, 0.0))
     cust_p = np.repeat(np.arange(n, dtype=np.int32), n_poisson)
     t_p = grid.sample(rng, signup[cust_p], np.full(cust_p.size, last_start, dtype=np.int64))
-    cust_f = np.flatnonzero(buys_at_signup).astype(np.int32)
+    cust_f = np.flatnonzero(people.buys_at_signup).astype(np.int32)
     ord_cust = np.concatenate([cust_p, cust_f])
     ord_start = np.concatenate([t_p, signup[cust_f]])
     by_time = np.lexsort((ord_start, ord_cust))
     ord_cust, ord_start = ord_cust[by_time], ord_start[by_time]
-    # ---- dropout: the customer dies right after the D-th purchase (BG/NBD)
-    alive = _rank_within(ord_cust) < n_dropout[ord_cust]
-    ord_cust, ord_start = ord_cust[alive], ord_start[alive]
-    # ---- what each order holds: staples, complements, new picks (datagen/assortment.py)
-    shoppers = Shoppers(
-        number=np.arange(first_num, first_num + n, dtype=np.int64),
-        pref=pref,
-        n_pref=n_pref,
-        signup=signup,
-    )
-    staples = ctx.assortment.staples(srng, shoppers)
-    baskets = ctx.assortment.baskets(srng, shoppers, staples, ord_cust, ord_start)
-    purchases = _purchase_sessions(rng, ord_cust, ord_start, baskets.n_items, ctx)
-    _spread_purchases(purchases, m.session_min_gap_s)
-    purchases = purchases.take(np.flatnonzero(purchases.end <= end_ts))
-    rank = _rank_within(purchases.customer)
-    fatal = rank == n_dropout[purchases.customer] - 1
-    death = np.full(n, -1, dtype=np.int64)
-    death[purchases.customer[fatal]] = purchases.end[fatal]
+    alive = _rank_within(ord_cust) < people.n_dropout[ord_cust]
+    return ord_cust[alive], ord_start[alive]
 
-    # ---- browsing: seasonal Poisson, faded before death, plus a sign-up session
-    grid = ctx.browse_grid
+
+def _purchase_timeline(rng, ctx: SimContext, people: _Customers, ord_cust, ord_start, baskets):
+    """The purchase sessions (spread apart, within the window) and each customer's death
+    time (the end of the fatal purchase; -1: alive at the end)."""
+    purchases = _purchase_sessions(rng, ord_cust, ord_start, baskets.n_items, ctx)
+    _spread_purchases(purchases, ctx.model.session_min_gap_s)
+    purchases = purchases.take(np.flatnonzero(purchases.end <= ctx.window.end_ts))
+    rank = _rank_within(purchases.customer)
+    fatal = rank == people.n_dropout[purchases.customer] - 1
+    death = np.full(people.signup.size, -1, dtype=np.int64)
+    death[purchases.customer[fatal]] = purchases.end[fatal]
+    return purchases, death
+
+
+def _with_browsing(rng, ctx: SimContext, people: _Customers, purchases: _Sessions, death):
+    """Browsing: seasonal Poisson, faded before death, plus a sign-up session; merged with
+    the purchase sessions, clashing browses dropped."""
+    m, grid, n = ctx.model, ctx.browse_grid, people.signup.size
+    signup = people.signup
+    last_start = ctx.window.end_ts - SESSION_LATEST_START_BEFORE_END
     stop = np.where(death >= 0, death, last_start)
-    expected = session_rate * (grid.cumulative(stop) - grid.cumulative(signup))
+    expected = people.session_rate * (grid.cumulative(stop) - grid.cumulative(signup))
     n_browse = rng.poisson(np.maximum(expected, 0.0))
     cust_b = np.repeat(np.arange(n, dtype=np.int32), n_browse)
     t_b = grid.sample(rng, signup[cust_b], stop[cust_b])
     to_death_days = (death[cust_b] - t_b) / DAY
-    window_days = fade_days[cust_b]
+    window_days = people.fade_days[cust_b]
     fading = (death[cust_b] >= 0) & (to_death_days < window_days)
     factor = np.where(
         fading, np.exp(np.log(m.fade_floor) * (1.0 - to_death_days / window_days)), 1.0
     )
     kept = rng.random(cust_b.size) < factor
-    cust_s = np.flatnonzero(~buys_at_signup & (rng.random(n) < min(1.0, ctx.events_scale)))
+    signing_up = ~people.buys_at_signup & (rng.random(n) < min(1.0, ctx.events_scale))
+    cust_s = np.flatnonzero(signing_up)
     browses = _browse_sessions(
         rng,
         np.concatenate([cust_b[kept], cust_s.astype(np.int32)]),
@@ -441,9 +507,21 @@ def simulate_block(ctx: SimContext, block_index: int, first_num: int, n: int) ->
     )
     sessions = _sort_sessions(_Sessions.concat(purchases, browses))
     sessions = sessions.take(_drop_clashing_browses(sessions, m.session_min_gap_s))
-    sessions = sessions.take(np.flatnonzero(sessions.end <= end_ts))
+    return sessions.take(np.flatnonzero(sessions.end <= ctx.window.end_ts))
 
-    # ---- events
+
+@dataclass
+class _Events:
+    session: np.ndarray
+    time: np.ndarray
+    type: np.ndarray
+    product: np.ndarray
+    cart_session: np.ndarray  # per add-to-cart event
+    cart_product: np.ndarray
+
+
+def _draw_events(rng, ctx: SimContext, sessions: _Sessions, shoppers: Shoppers, baskets):
+    """The sessions' funnel events, timed by their gaps, with the products viewed and carted."""
     counts = sessions.counts
     n_sess = counts.shape[0]
     n_ev = counts.sum(axis=1)
@@ -452,20 +530,26 @@ def simulate_block(ctx: SimContext, block_index: int, first_num: int, n: int) ->
     cs = np.cumsum(sessions.gaps)
     first_ev = np.cumsum(n_ev) - n_ev
     ev_time = sessions.start[ev_session] + cs - cs[first_ev][ev_session]
+    view_product, cart_sess, cart_product = _event_products(rng, ctx, sessions, shoppers, baskets)
+    ev_product = np.full(ev_type.size, -1, dtype=np.int32)
+    ev_product[ev_type == EV_PRODUCT_VIEW] = view_product
+    ev_product[ev_type == EV_ADD_TO_CART] = cart_product
+    return _Events(ev_session, ev_time, ev_type, ev_product, cart_sess, cart_product)
 
-    # products viewed (biased to preferred categories, launched, own substitutes); the carts
-    # of a purchase session are its order's basket, an abandoned cart holds a product viewed
-    # in the session, and bought items were viewed first (subject to events_scale)
-    def pick_products(session: np.ndarray) -> np.ndarray:
-        customer = sessions.customer[session]
-        categories = ctx.assortment.categories(rng, shoppers, customer)
-        return ctx.assortment.pick(
-            rng, shoppers.number[customer], categories, sessions.start[session]
-        )
 
+def _event_products(rng, ctx: SimContext, sessions: _Sessions, shoppers: Shoppers, baskets):
+    """Products viewed (biased to preferred categories, launched, own substitutes); the carts
+    of a purchase session are its order's basket, an abandoned cart holds a product viewed
+    in the session, and bought items were viewed first (subject to events_scale)."""
+    counts = sessions.counts
+    n_sess = counts.shape[0]
     n_views = counts[:, _C_VIEW]
     view_sess = np.repeat(np.arange(n_sess, dtype=np.int32), n_views)
-    view_product = pick_products(view_sess)
+    viewer = sessions.customer[view_sess]
+    categories = ctx.assortment.categories(rng, shoppers, viewer)
+    view_product = ctx.assortment.pick(
+        rng, shoppers.number[viewer], categories, sessions.start[view_sess]
+    )
     n_carts = counts[:, _C_CART]
     cart_sess = np.repeat(np.arange(n_sess, dtype=np.int32), n_carts)
     view_first = np.cumsum(n_views) - n_views
@@ -479,20 +563,22 @@ def simulate_block(ctx: SimContext, block_index: int, first_num: int, n: int) ->
     cart_product[browsed] = view_product[view_first[cart_sess[browsed]] + random_view[browsed]]
     seen = bought & (cart_rank < sessions.item_views[cart_sess])
     view_product[view_first[cart_sess[seen]] + cart_rank[seen]] = cart_product[seen]
-    ev_product = np.full(ev_type.size, -1, dtype=np.int32)
-    ev_product[ev_type == EV_PRODUCT_VIEW] = view_product
-    ev_product[ev_type == EV_ADD_TO_CART] = cart_product
+    return view_product, cart_sess, cart_product
 
-    # ---- orders: one per purchase session, items = the carted products
+
+def _draw_orders(rng, ctx: SimContext, sessions: _Sessions, events: _Events) -> dict:
+    """One order per purchase session, its items the carted products; coupons, status."""
+    m = ctx.model
+    n_sess = sessions.customer.size
     ord_session = np.flatnonzero(sessions.is_purchase).astype(np.int32)
     n_ord = ord_session.size
     ord_customer = sessions.customer[ord_session]
     ord_time = sessions.end[ord_session]
     order_of_session = np.full(n_sess, -1, dtype=np.int64)
     order_of_session[ord_session] = np.arange(n_ord)
-    line_order = order_of_session[cart_sess]
+    line_order = order_of_session[events.cart_session]
     is_line = line_order >= 0
-    line_order, line_product = line_order[is_line], cart_product[is_line]
+    line_order, line_product = line_order[is_line], events.cart_product[is_line]
     qty_extra = np.array([c.quantity_extra for c in CATEGORIES])[ctx.catalog.category[line_product]]
     line_qty = 1 + rng.poisson(qty_extra)
     n_products = ctx.catalog.size
@@ -504,7 +590,6 @@ def simulate_block(ctx: SimContext, block_index: int, first_num: int, n: int) ->
     subtotal = np.rint(
         np.bincount(item_order, weights=item_qty * item_price, minlength=n_ord)
     ).astype(np.int64)
-
     coupon = _coupons(rng, ctx, ord_customer, ord_time)
     pct = np.where(coupon >= 0, _COUPON_PCT[np.maximum(coupon, 0)], 0)
     discount = (subtotal * pct + 50) // 100
@@ -512,39 +597,19 @@ def simulate_block(ctx: SimContext, block_index: int, first_num: int, n: int) ->
     status = np.full(n_ord, STATUS_COMPLETED, dtype=np.int8)
     status[u < m.cancel_prob + m.return_prob] = STATUS_RETURNED
     status[u < m.cancel_prob] = STATUS_CANCELLED
-
-    return BlockData(
-        customer_num=np.arange(first_num, first_num + n, dtype=np.int64),
-        signup=signup,
-        channel=channel,
-        country=country,
-        lam=lam,
-        dropout=dropout,
-        session_rate=session_rate,
-        fade_days=fade_days,
-        pref=pref,
-        staple_product=staples.product,
-        staple_cycle_days=staples.cycle_days,
-        staple_adopted=staples.adopted,
-        staple_dropped=staples.dropped,
-        death=death,
-        sess_customer=sessions.customer,
-        ev_session=ev_session,
-        ev_time=ev_time,
-        ev_type=ev_type,
-        ev_product=ev_product,
-        ord_customer=ord_customer,
-        ord_session=ord_session,
-        ord_time=ord_time,
-        ord_total=subtotal - discount,
-        ord_discount=discount,
-        ord_coupon=coupon,
-        ord_status=status,
-        item_order=item_order,
-        item_product=item_product,
-        item_qty=item_qty,
-        item_price=item_price,
-    )
+    return {
+        "ord_customer": ord_customer,
+        "ord_session": ord_session,
+        "ord_time": ord_time,
+        "ord_total": subtotal - discount,
+        "ord_discount": discount,
+        "ord_coupon": coupon,
+        "ord_status": status,
+        "item_order": item_order,
+        "item_product": item_product,
+        "item_qty": item_qty,
+        "item_price": item_price,
+    }
 
 
 def _coupons(

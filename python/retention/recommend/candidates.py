@@ -225,7 +225,7 @@ class PopularityRecent(_RankedPopularity):
         self.half_life_days = half_life_days
 
     def _scores(self, history: History) -> np.ndarray:
-        c, p, d = history.lines()
+        _c, p, d = history.lines()
         age = history.cutoff - d  # >= 1: purchases are strictly before the cutoff
         weight = 0.5 ** (age / self.half_life_days)
         return np.bincount(p, weights=weight, minlength=history.n_products)

@@ -17,7 +17,7 @@ import datetime as dt
 import json
 import logging
 import time
-from dataclasses import asdict, fields
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 import pandas as pd
@@ -260,44 +260,14 @@ def explain(lists: Lists, users: np.ndarray, maker: ListMaker, purchases: Purcha
     is_repeat = np.asarray(owned).ravel() > 0
     category = purchases.category[item]
     reason = np.empty(rows.size, dtype=object)
-    # popularity
-    names = {
-        KINDS.index("popularity_global"): f"one of the most bought products of the last {config.popularity_days} days",
-        KINDS.index("popularity_recent"): "bought by many customers in the last few weeks",
-        KINDS.index("als"): "bought by customers whose purchases are like yours",
-    }  # fmt: skip
-    for code, text in names.items():
-        reason[kind == code] = text
-    is_category = kind == KINDS.index("popularity_category")
-    reason[is_category] = [f"a best seller in {c}, a category you buy from" if c else "a best seller"
-                           for c in category[is_category]]  # fmt: skip
-    # co-occurrence: the product they bought that links most strongly
+    _popularity_reasons(reason, kind, category, config)
+    listed = _Listed(lists, users, rows, slots, item)
     is_co = kind == KINDS.index("co_occurrence")
     if is_co.any():
-        co = maker.fitted["co_occurrence"]  # it made these rows, so it is fitted
-        assert isinstance(co, CoOccurrence)
-        block = np.full(lists.items.shape, -1, dtype=np.int32)
-        block[rows[is_co], slots[is_co]] = item[is_co]
-        link = co.strongest_link(users, block)[rows[is_co], slots[is_co]]
-        reason[is_co] = [
-            f"often bought with {purchases.product_ids[p]} ({purchases.category[p] or 'uncategorised'}), which you bought"
-            if p >= 0 else "often bought with products you bought" for p in link
-        ]  # fmt: skip
-    # buy again: their rhythm, or the product's
+        reason[is_co] = _co_occurrence_reasons(listed, is_co, maker, purchases)
     is_ba = kind == KINDS.index("buy_again")
     if is_ba.any():
-        ba = maker.recommender(Candidate("buy_again", "buy_again", True))
-        assert isinstance(ba, BuyAgain)
-        block = np.full(lists.items.shape, -1, dtype=np.int32)
-        block[rows[is_ba], slots[is_ba]] = item[is_ba]
-        details = ba.details(users, block).set_index(["row", "slot"])
-        keys = pd.MultiIndex.from_arrays([rows[is_ba], slots[is_ba]])
-        found = details.reindex(keys)
-        reason[is_ba] = [
-            f"you buy this every ~{r:.0f} days; last bought {s:.0f} days ago"
-            if k >= 2 else f"you bought this {s:.0f} days ago; its buyers buy it again every ~{r:.0f} days"
-            for k, r, s in zip(found["days"], found["rhythm_days"], found["since_days"], strict=True)
-        ]  # fmt: skip
+        reason[is_ba] = _buy_again_reasons(listed, is_ba, maker)
     popular = np.isin(
         kind,
         [KINDS.index(k) for k in ("popularity_global", "popularity_recent", "popularity_category")],
@@ -317,3 +287,60 @@ def explain(lists: Lists, users: np.ndarray, maker: ListMaker, purchases: Purcha
             "is_repeat_purchase": is_repeat,
         }
     )
+
+
+@dataclass
+class _Listed:
+    """The listed (customer row, slot) pairs of a block of lists, and their products."""
+
+    lists: Lists
+    users: np.ndarray
+    rows: np.ndarray
+    slots: np.ndarray
+    item: np.ndarray
+
+    def block(self, mask: np.ndarray) -> np.ndarray:
+        """The lists' shape with only the masked products in it (-1 elsewhere)."""
+        block = np.full(self.lists.items.shape, -1, dtype=np.int32)
+        block[self.rows[mask], self.slots[mask]] = self.item[mask]
+        return block
+
+
+def _popularity_reasons(reason: np.ndarray, kind, category, config: RecommendConfig) -> None:
+    names = {
+        KINDS.index("popularity_global"): f"one of the most bought products of the last {config.popularity_days} days",
+        KINDS.index("popularity_recent"): "bought by many customers in the last few weeks",
+        KINDS.index("als"): "bought by customers whose purchases are like yours",
+    }  # fmt: skip
+    for code, text in names.items():
+        reason[kind == code] = text
+    is_category = kind == KINDS.index("popularity_category")
+    reason[is_category] = [f"a best seller in {c}, a category you buy from" if c else "a best seller"
+                           for c in category[is_category]]  # fmt: skip
+
+
+def _co_occurrence_reasons(listed: _Listed, mask, maker: ListMaker, purchases: PurchaseLog):
+    """The product they bought that links most strongly."""
+    co = maker.fitted["co_occurrence"]  # it made these rows, so it is fitted
+    assert isinstance(co, CoOccurrence)
+    link = co.strongest_link(listed.users, listed.block(mask))[
+        listed.rows[mask], listed.slots[mask]
+    ]
+    return [
+        f"often bought with {purchases.product_ids[p]} ({purchases.category[p] or 'uncategorised'}), which you bought"
+        if p >= 0 else "often bought with products you bought" for p in link
+    ]  # fmt: skip
+
+
+def _buy_again_reasons(listed: _Listed, mask, maker: ListMaker) -> list[str]:
+    """Their own rhythm, or the product's."""
+    ba = maker.recommender(Candidate("buy_again", "buy_again", True))
+    assert isinstance(ba, BuyAgain)
+    details = ba.details(listed.users, listed.block(mask)).set_index(["row", "slot"])
+    keys = pd.MultiIndex.from_arrays([listed.rows[mask], listed.slots[mask]])
+    found = details.reindex(keys)
+    return [
+        f"you buy this every ~{r:.0f} days; last bought {s:.0f} days ago"
+        if k >= 2 else f"you bought this {s:.0f} days ago; its buyers buy it again every ~{r:.0f} days"
+        for k, r, s in zip(found["days"], found["rhythm_days"], found["since_days"], strict=True)
+    ]  # fmt: skip

@@ -321,6 +321,29 @@ def evaluate(
             config.horizon_days,
         )
         return Evaluation(pd.DataFrame(), "popularity_global", None, None, plan)
+    cuts, frame, seconds = _evaluate_cutoffs(log_, plan, specs, config, depth, catalogue)
+
+    def pooled(name: str) -> float:
+        return _pooled_hit_rate(frame, name)
+
+    mix = blend_base = None
+    if "blend" in config.candidates and "buy_again" in by_name:
+        mix, blend_base, frame = _fit_blend(cuts, frame, specs, config, depth, catalogue, seconds)
+    names = [c.name for c in specs] + (["blend"] if mix is not None else [])
+    # ---- the choice: the best pooled validation hit rate; ties to the earlier name
+    chosen = max(names, key=lambda name: (pooled(name), -names.index(name)))
+    log.info(
+        "recommendations: chose %s (validation hit rate@%d %.4f; best popularity %.4f)",
+        chosen, n, pooled(chosen), max((pooled(c.name) for c in specs if c.is_popularity), default=np.nan),
+    )  # fmt: skip
+    comparison = _holdout_comparison(frame, cuts, names, chosen, by_name, n, config)
+    frame = _decorate(frame, chosen, mix, blend_base, by_name, config, comparison)
+    return Evaluation(frame, chosen, mix, blend_base, plan, comparison, seconds)
+
+
+def _evaluate_cutoffs(log_, plan, specs, config: RecommendConfig, depth: int, catalogue: int):
+    """Every candidate's lists and metrics at every planned cutoff; fitting seconds."""
+    n = config.per_customer
     cuts: list[CutoffLists] = []
     rows: list[dict] = []
     seconds: dict[str, float] = {}
@@ -340,48 +363,43 @@ def evaluate(
             (np.diff(cut.window[cut.users].indptr) > 0).sum()), config.horizon_days, len(specs),
             time.perf_counter() - started,
         )  # fmt: skip
-    frame = pd.DataFrame(rows)
-    validation = [c for c in cuts if c.plan.role == "validation"]
+    return cuts, pd.DataFrame(rows), seconds
 
-    def pooled(name: str) -> float:
-        sub = frame[(frame["recommender"] == name) & (frame["cutoff_role"] == "validation")
-                    & (frame["customer_group"] == "all")]  # fmt: skip
-        return float(sub["hit_customers"].sum() / max(sub["customers"].sum(), 1))
 
-    # ---- the blend: its new-to-you part and its mix, on validation only
-    mix = blend_base = None
-    if "blend" in config.candidates and "buy_again" in by_name:
-        new_parts = [c for c in specs if c.base != "buy_again" and not c.name.endswith(INCL_OWNED)]
-        if new_parts:
-            base = max(new_parts, key=lambda c: (pooled(c.name), -specs.index(c)))
-            blend_base = base.name
-            parts = [
-                (c.maker.raw(by_name["buy_again"], depth), c.lists[base.name],
-                 c.window, c.users, c.groups["all"][1])
-                for c in validation
-            ]  # fmt: skip
-            mix, _ = learn_mix(parts, n)
-            for cut in cuts:
-                cut.lists["blend"] = cut.maker.blend_lists(base, mix, depth)
-                seconds["blend"] = seconds.get("blend", 0.0) + cut.maker.seconds.get("blend", 0.0)
-                rows_blend = _metric_rows(cut, "blend", cut.lists["blend"], n, catalogue)
-                frame = pd.concat([frame, pd.DataFrame(rows_blend)], ignore_index=True)
-            log.info(
-                "recommendations: blend = buy_again (up to %d with P >= %.2f) + %s",
-                mix.slots,
-                mix.threshold,
-                base.name,
-            )
-    names = [c.name for c in specs] + (["blend"] if mix is not None else [])
-    # ---- the choice: the best pooled validation hit rate; ties to the earlier name
-    chosen = max(names, key=lambda name: (pooled(name), -names.index(name)))
+def _pooled_hit_rate(frame: pd.DataFrame, name: str) -> float:
+    """A recommender's hit rate over every validation cutoff's customers."""
+    sub = frame[(frame["recommender"] == name) & (frame["cutoff_role"] == "validation")
+                & (frame["customer_group"] == "all")]  # fmt: skip
+    return float(sub["hit_customers"].sum() / max(sub["customers"].sum(), 1))
+
+
+def _fit_blend(cuts, frame, specs, config: RecommendConfig, depth: int, catalogue: int, seconds):
+    """The blend: its new-to-you part and its mix, learned on validation only; its lists
+    and metrics at every cutoff. (None, None, frame) without a new-to-you candidate."""
+    n = config.per_customer
+    by_name = {c.name: c for c in specs}
+    new_parts = [c for c in specs if c.base != "buy_again" and not c.name.endswith(INCL_OWNED)]
+    if not new_parts:
+        return None, None, frame
+    base = max(new_parts, key=lambda c: (_pooled_hit_rate(frame, c.name), -specs.index(c)))
+    parts = [
+        (c.maker.raw(by_name["buy_again"], depth), c.lists[base.name],
+         c.window, c.users, c.groups["all"][1])
+        for c in cuts if c.plan.role == "validation"
+    ]  # fmt: skip
+    mix, _ = learn_mix(parts, n)
+    for cut in cuts:
+        cut.lists["blend"] = cut.maker.blend_lists(base, mix, depth)
+        seconds["blend"] = seconds.get("blend", 0.0) + cut.maker.seconds.get("blend", 0.0)
+        rows_blend = _metric_rows(cut, "blend", cut.lists["blend"], n, catalogue)
+        frame = pd.concat([frame, pd.DataFrame(rows_blend)], ignore_index=True)
     log.info(
-        "recommendations: chose %s (validation hit rate@%d %.4f; best popularity %.4f)",
-        chosen, n, pooled(chosen), max((pooled(c.name) for c in specs if c.is_popularity), default=np.nan),
-    )  # fmt: skip
-    comparison = _holdout_comparison(frame, cuts, names, chosen, by_name, n, config)
-    frame = _decorate(frame, chosen, mix, blend_base, by_name, config, comparison)
-    return Evaluation(frame, chosen, mix, blend_base, plan, comparison, seconds)
+        "recommendations: blend = buy_again (up to %d with P >= %.2f) + %s",
+        mix.slots,
+        mix.threshold,
+        base.name,
+    )
+    return mix, base.name, frame
 
 
 def _holdout_comparison(frame, cuts, names, chosen, by_name, n, config) -> dict:

@@ -2,9 +2,10 @@
 
 Reads the build's published Parquet marts (retention.report.data explains why),
 renders the summary, cohort retention, segments, the churn model card and the
-action list (retention.report.render) with inline SVG charts
-(retention.report.svg), and writes reports/<database>/retention_report.html
-atomically. The file embeds everything: it opens offline, with no CDN.
+action list (one module each in retention.report.sections, laid out by the Jinja2
+templates in templates/) with inline SVG charts (retention.report.svg), and writes
+reports/<database>/retention_report.html atomically. The file embeds everything:
+it opens offline, with no CDN.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def build_report(
     """
     # Imported here: `retention --help` and the other commands stay fast.
     from retention.report.data import Marts, published_folder
-    from retention.report.render import render_html
+    from retention.report.page import render_page, render_sections
     from retention.warehouse import database_path
 
     started = time.perf_counter()
@@ -72,18 +73,16 @@ def build_report(
     folder = published_folder(database, published)
     out = Path(out) if out else default_output(database)
     with Marts.open(folder) as marts:
-        html = render_html(
+        sections = render_sections(marts)
+        html = render_page(
             marts,
+            sections,
             database_name=database.stem,
             generated_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
         )
         build_id = str(marts.manifest.get("build_id", ""))
     write_atomic(out, html)
-    unavailable = tuple(
-        key
-        for key in ("summary", "cohorts", "segments", "model", "actions")
-        if f'<section id="{key}" data-available="false"' in html
-    )
+    unavailable = tuple(s.key for s in sections if not s.available)
     return ReportResult(
         out, len(html.encode("utf-8")), time.perf_counter() - started, build_id, unavailable
     )

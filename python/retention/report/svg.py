@@ -143,100 +143,166 @@ def line_chart(
     if not points:
         raise ValueError(f"{title}: no points to draw")
     legend = [s for s in series if s.legend]
-    left, right, top = 56, 14, 30
     # Two legend columns when the names fit in half the plot width, else one.
     columns = 2 if max((len(s.name) for s in legend), default=0) * 6 + 26 < (width - 70) / 2 else 1
-    bottom = 44 + 16 * math.ceil(len(legend) / columns)
-    height += 16 * math.ceil(len(legend) / columns)
-    x_lo, x_hi = x_range or (min(p[0] for p in points), max(p[0] for p in points))
-    y_lo, y_hi = y_range or (min(0.0, min(p[1] for p in points)), max(p[1] for p in points))
-    x_ticks, y_ticks = nice_ticks(x_lo, x_hi), nice_ticks(y_lo, y_hi)
-    if x_range is None:
-        x_lo, x_hi = min(x_lo, x_ticks[0]), max(x_hi, x_ticks[-1])
-    if y_range is None:
-        y_lo, y_hi = min(y_lo, y_ticks[0]), max(y_hi, y_ticks[-1])
-    x_span, y_span = (x_hi - x_lo) or 1.0, (y_hi - y_lo) or 1.0
-    plot_w, plot_h = width - left - right, height - top - bottom
-
-    def sx(x: float) -> float:
-        return left + (x - x_lo) / x_span * plot_w
-
-    def sy(y: float) -> float:
-        return top + plot_h - (y - y_lo) / y_span * plot_h
-
+    legend_rows = math.ceil(len(legend) / columns)
+    axes = _Axes.fit(points, x_range, y_range, width, height + 16 * legend_rows, legend_rows)
     body = [
-        f'<rect class="plot-area" x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" '
-        'fill="#fafafa" stroke="#ccc"/>'
+        f'<rect class="plot-area" x="{axes.left}" y="{axes.top}" width="{axes.plot_w}" '
+        f'height="{axes.plot_h}" fill="#fafafa" stroke="#ccc"/>',
+        *_grid(axes, x_format, y_format),
+        *_axis_labels(axes, x_label, y_label),
     ]
-    for t in y_ticks:
-        if y_lo - 1e-9 <= t <= y_hi + 1e-9:
-            y = sy(t)
+    if diagonal:
+        body.append(_diagonal(axes))
+    body += [
+        _series_group(s, s.color or PALETTE[i % len(PALETTE)], axes) for i, s in enumerate(series)
+    ]
+    body += _line_legend(legend, series, axes, columns)
+    return _svg(width, axes.height, title, body, "line")
+
+
+@dataclass
+class _Axes:
+    """The plot area of a line chart and its data ranges and ticks."""
+
+    x_lo: float
+    x_hi: float
+    y_lo: float
+    y_hi: float
+    x_ticks: list[float]
+    y_ticks: list[float]
+    width: int
+    height: int
+    bottom: int
+    left: int = 56
+    right: int = 14
+    top: int = 30
+
+    @classmethod
+    def fit(cls, points, x_range, y_range, width: int, height: int, legend_rows: int) -> _Axes:
+        """Ranges from the data unless given; a range from the data extends to round ticks."""
+        x_lo, x_hi = x_range or (min(p[0] for p in points), max(p[0] for p in points))
+        y_lo, y_hi = y_range or (min(0.0, min(p[1] for p in points)), max(p[1] for p in points))
+        x_ticks, y_ticks = nice_ticks(x_lo, x_hi), nice_ticks(y_lo, y_hi)
+        if x_range is None:
+            x_lo, x_hi = min(x_lo, x_ticks[0]), max(x_hi, x_ticks[-1])
+        if y_range is None:
+            y_lo, y_hi = min(y_lo, y_ticks[0]), max(y_hi, y_ticks[-1])
+        bottom = 44 + 16 * legend_rows
+        return cls(x_lo, x_hi, y_lo, y_hi, x_ticks, y_ticks, width, height, bottom)
+
+    @property
+    def plot_w(self) -> int:
+        return self.width - self.left - self.right
+
+    @property
+    def plot_h(self) -> int:
+        return self.height - self.top - self.bottom
+
+    def sx(self, x: float) -> float:
+        return self.left + (x - self.x_lo) / ((self.x_hi - self.x_lo) or 1.0) * self.plot_w
+
+    def sy(self, y: float) -> float:
+        return (
+            self.top
+            + self.plot_h
+            - (y - self.y_lo) / ((self.y_hi - self.y_lo) or 1.0) * self.plot_h
+        )
+
+
+def _grid(axes: _Axes, x_format, y_format) -> list[str]:
+    """Grid lines and tick labels at the ticks inside the ranges."""
+    body = []
+    left, top, plot_w, plot_h = axes.left, axes.top, axes.plot_w, axes.plot_h
+    for t in axes.y_ticks:
+        if axes.y_lo - 1e-9 <= t <= axes.y_hi + 1e-9:
+            y = axes.sy(t)
             body.append(
                 f'<line x1="{left}" x2="{left + plot_w}" y1="{_num(y)}" y2="{_num(y)}" '
                 'stroke="#e4e4e4"/>'
             )
             body.append(_text(left - 6, y + 4, y_format(t), size=10, anchor="end", color="#555"))
-    for t in x_ticks:
-        if x_lo - 1e-9 <= t <= x_hi + 1e-9:
-            x = sx(t)
+    for t in axes.x_ticks:
+        if axes.x_lo - 1e-9 <= t <= axes.x_hi + 1e-9:
+            x = axes.sx(t)
             body.append(
                 f'<line x1="{_num(x)}" x2="{_num(x)}" y1="{top}" y2="{top + plot_h}" '
                 'stroke="#eee"/>'
             )
             body.append(_text(x, top + plot_h + 14, x_format(t), size=10, anchor="middle"))
+    return body
+
+
+def _axis_labels(axes: _Axes, x_label: str, y_label: str) -> list[str]:
+    body = []
+    middle_y = axes.top + axes.plot_h / 2
     if x_label:
-        body.append(_text(left + plot_w / 2, top + plot_h + 30, x_label, anchor="middle"))
+        body.append(
+            _text(
+                axes.left + axes.plot_w / 2, axes.top + axes.plot_h + 30, x_label, anchor="middle"
+            )
+        )
     if y_label:
         body.append(
             _text(
                 14,
-                top + plot_h / 2,
+                middle_y,
                 y_label,
                 anchor="middle",
-                extra=f' transform="rotate(-90 14 {_num(top + plot_h / 2)})"',
+                extra=f' transform="rotate(-90 14 {_num(middle_y)})"',
             )
         )
-    if diagonal:
-        lo, hi = max(x_lo, y_lo), min(x_hi, y_hi)
-        body.append(
-            f'<line class="reference" x1="{_num(sx(lo))}" y1="{_num(sy(lo))}" '
-            f'x2="{_num(sx(hi))}" y2="{_num(sy(hi))}" stroke="#999" stroke-dasharray="4 3"/>'
-        )
-    for i, s in enumerate(series):
-        color = s.color or PALETTE[i % len(PALETTE)]
-        runs: list[list[tuple[float, float]]] = [[]]
-        for x, y in zip(s.xs, s.ys, strict=True):
-            if is_missing(x) or is_missing(y):
-                runs.append([])
-            else:
-                runs[-1].append((sx(float(x)), sy(float(y))))
-        dash = f' stroke-dasharray="{s.dash}"' if s.dash else ""
-        parts = [f'<g class="series" data-name="{escape(s.name)}" opacity="{s.opacity}">']
-        for run in runs:
-            if len(run) >= 2:
-                d = "M" + "L".join(f"{_num(x)},{_num(y)}" for x, y in run)
-                parts.append(
-                    f'<path d="{d}" fill="none" stroke="{color}" '
-                    f'stroke-width="{s.width}"{dash} stroke-linejoin="round"/>'
-                )
-            if s.markers or len(run) == 1:
-                parts += [
-                    f'<circle cx="{_num(x)}" cy="{_num(y)}" r="2.8" fill="{color}"/>'
-                    for x, y in run
-                ]
-        parts.append("</g>")
-        body.append("".join(parts))
+    return body
+
+
+def _diagonal(axes: _Axes) -> str:
+    lo, hi = max(axes.x_lo, axes.y_lo), min(axes.x_hi, axes.y_hi)
+    return (
+        f'<line class="reference" x1="{_num(axes.sx(lo))}" y1="{_num(axes.sy(lo))}" '
+        f'x2="{_num(axes.sx(hi))}" y2="{_num(axes.sy(hi))}" stroke="#999" stroke-dasharray="4 3"/>'
+    )
+
+
+def _series_group(s: Series, color: str, axes: _Axes) -> str:
+    """One series: a path per run of present points (a missing point breaks the line),
+    dots at the points when asked, and a dot for a point standing alone."""
+    runs: list[list[tuple[float, float]]] = [[]]
+    for x, y in zip(s.xs, s.ys, strict=True):
+        if is_missing(x) or is_missing(y):
+            runs.append([])
+        else:
+            runs[-1].append((axes.sx(float(x)), axes.sy(float(y))))
+    dash = f' stroke-dasharray="{s.dash}"' if s.dash else ""
+    parts = [f'<g class="series" data-name="{escape(s.name)}" opacity="{s.opacity}">']
+    for run in runs:
+        if len(run) >= 2:
+            d = "M" + "L".join(f"{_num(x)},{_num(y)}" for x, y in run)
+            parts.append(
+                f'<path d="{d}" fill="none" stroke="{color}" '
+                f'stroke-width="{s.width}"{dash} stroke-linejoin="round"/>'
+            )
+        if s.markers or len(run) == 1:
+            parts += [
+                f'<circle cx="{_num(x)}" cy="{_num(y)}" r="2.8" fill="{color}"/>' for x, y in run
+            ]
+    parts.append("</g>")
+    return "".join(parts)
+
+
+def _line_legend(legend: list[Series], series: Sequence[Series], axes: _Axes, columns: int):
+    body = []
     for i, s in enumerate(legend):
         color = s.color or PALETTE[series.index(s) % len(PALETTE)]
-        lx = left + (i % columns) * (plot_w / 2)
-        ly = top + plot_h + 44 + 16 * (i // columns)
+        lx = axes.left + (i % columns) * (axes.plot_w / 2)
+        ly = axes.top + axes.plot_h + 44 + 16 * (i // columns)
         dash = f' stroke-dasharray="{s.dash}"' if s.dash else ""
         body.append(
             f'<line x1="{_num(lx)}" x2="{_num(lx + 18)}" y1="{_num(ly - 4)}" y2="{_num(ly - 4)}" '
             f'stroke="{color}" stroke-width="{max(s.width, 2)}"{dash}/>'
         )
         body.append(_text(lx + 22, ly, s.name, size=10))
-    return _svg(width, height, title, body, "line")
+    return body
 
 
 def bar_chart(
@@ -321,83 +387,115 @@ def heatmap(
     customers: grey). A value cell whose value is missing is an error, not a blank."""
     if len(values) != len(row_labels) or len(status) != len(row_labels):
         raise ValueError(f"{title}: {len(row_labels)} row labels for {len(values)} rows")
-    left = 12 + 7 * max((len(label) for label in row_labels), default=4)
-    top, right = 50, 12
-    width = left + cell * len(col_labels) + right
-    grid_h = cell * len(row_labels)
-    height = top + grid_h + 40 + 28
-    pattern = f"{id_prefix}-pending"
+    grid = _Grid(
+        title, list(col_labels), value_format, color_max, cell, f"{id_prefix}-pending",
+        left=12 + 7 * max((len(label) for label in row_labels), default=4),
+    )  # fmt: skip
     body = [
         "<defs>"
-        f'<pattern id="{pattern}" width="6" height="6" patternUnits="userSpaceOnUse" '
+        f'<pattern id="{grid.pattern}" width="6" height="6" patternUnits="userSpaceOnUse" '
         'patternTransform="rotate(45)"><rect width="6" height="6" fill="#fff"/>'
         '<line x1="0" y1="0" x2="0" y2="6" stroke="#b5b5b5" stroke-width="2"/></pattern>'
-        "</defs>"
+        "</defs>",
+        *grid.column_labels(x_label),
     ]
-    step = max(1, math.ceil(len(col_labels) / 26))
-    for j, label in enumerate(col_labels):
-        if j % step == 0:
-            body.append(_text(left + cell * (j + 0.5), top - 6, label, size=10, anchor="middle"))
-    if x_label:
-        body.append(_text(left, top - 22, x_label, size=11))
     for i, (label, row_values, row_status) in enumerate(
         zip(row_labels, values, status, strict=True)
     ):
-        y = top + i * cell
-        body.append(_text(left - 6, y + cell / 2 + 4, label, size=10, anchor="end"))
+        y = grid.top + i * cell
+        body.append(_text(grid.left - 6, y + cell / 2 + 4, label, size=10, anchor="end"))
         for j, (value, state) in enumerate(zip(row_values, row_status, strict=True)):
-            x = left + j * cell
-            rect = f'x="{x}" y="{y}" width="{cell - 1}" height="{cell - 1}"'
-            if state == PENDING:
-                body.append(
-                    f'<rect class="cell cell-pending" {rect} fill="url(#{pattern})">'
-                    "<title>not yet elapsed</title></rect>"
+            body += grid.cell_marks(label, j, y, value, state)
+    legend, legend_right = grid.legend(grid.top + cell * len(row_labels) + 18)
+    width = max(grid.left + cell * len(col_labels) + 12, legend_right)
+    height = grid.top + cell * len(row_labels) + 40 + 28
+    return _svg(width, height, title, body + legend, "heatmap")
+
+
+@dataclass
+class _Grid:
+    """Geometry and marks of a heatmap's cells and legend."""
+
+    title: str
+    col_labels: list[str]
+    value_format: Callable[[float], str]
+    color_max: float
+    cell: int
+    pattern: str
+    left: int
+    top: int = 50
+
+    def column_labels(self, x_label: str) -> list[str]:
+        body = []
+        step = max(1, math.ceil(len(self.col_labels) / 26))
+        for j, label in enumerate(self.col_labels):
+            if j % step == 0:
+                x = self.left + self.cell * (j + 0.5)
+                body.append(_text(x, self.top - 6, label, size=10, anchor="middle"))
+        if x_label:
+            body.append(_text(self.left, self.top - 22, x_label, size=11))
+        return body
+
+    def cell_marks(self, label: str, j: int, y: float, value, state: str) -> list[str]:
+        x = self.left + j * self.cell
+        rect = f'x="{x}" y="{y}" width="{self.cell - 1}" height="{self.cell - 1}"'
+        if state == PENDING:
+            return [
+                f'<rect class="cell cell-pending" {rect} fill="url(#{self.pattern})">'
+                "<title>not yet elapsed</title></rect>"
+            ]
+        if state == SUPPRESSED:
+            return [
+                f'<rect class="cell cell-suppressed" {rect} fill="#9e9e9e">'
+                "<title>suppressed: cohort below the minimum group size</title></rect>"
+            ]
+        if state != VALUE:
+            raise ValueError(f"{self.title}: unknown cell status {state!r}")
+        if is_missing(value):
+            raise ValueError(f"{self.title}: cell {label}/{self.col_labels[j]} has no value")
+        return self._value_cell(label, j, x, y, rect, float(value))
+
+    def _value_cell(self, label: str, j: int, x: float, y: float, rect: str, value: float):
+        color = interpolate(BLUES, value / self.color_max if self.color_max else 0.0)
+        ink = "#fff" if _luminance(color) < 0.5 else "#1a1a1a"
+        marks = [
+            f'<rect class="cell cell-value" {rect} fill="{color}">'
+            f"<title>{escape(label)}, {escape(self.col_labels[j])}: "
+            f"{escape(self.value_format(value))}</title></rect>"
+        ]
+        if self.cell >= 22:
+            marks.append(
+                _text(
+                    x + (self.cell - 1) / 2,
+                    y + self.cell / 2 + 3,
+                    self.value_format(value).rstrip("%"),
+                    size=8,
+                    anchor="middle",
+                    color=ink,
                 )
-            elif state == SUPPRESSED:
-                body.append(
-                    f'<rect class="cell cell-suppressed" {rect} fill="#9e9e9e">'
-                    "<title>suppressed: cohort below the minimum group size</title></rect>"
-                )
-            elif state == VALUE:
-                if is_missing(value):
-                    raise ValueError(f"{title}: cell {label}/{col_labels[j]} has no value")
-                color = interpolate(BLUES, float(value) / color_max if color_max else 0.0)
-                ink = "#fff" if _luminance(color) < 0.5 else "#1a1a1a"
-                body.append(
-                    f'<rect class="cell cell-value" {rect} fill="{color}">'
-                    f"<title>{escape(label)}, {escape(col_labels[j])}: "
-                    f"{escape(value_format(float(value)))}</title></rect>"
-                )
-                if cell >= 22:
-                    body.append(
-                        _text(
-                            x + (cell - 1) / 2,
-                            y + cell / 2 + 3,
-                            value_format(float(value)).rstrip("%"),
-                            size=8,
-                            anchor="middle",
-                            color=ink,
-                        )
-                    )
-            else:
-                raise ValueError(f"{title}: unknown cell status {state!r}")
-    # Legend: the colour scale, then the two kinds of cells without a number.
-    ly = top + grid_h + 18
-    steps = 10
-    for k in range(steps):
-        body.append(
-            f'<rect x="{left + k * 14}" y="{ly}" width="14" height="12" '
+            )
+        return marks
+
+    def legend(self, ly: float) -> tuple[list[str], float]:
+        """The colour scale, then the two kinds of cells without a number; and where the
+        legend ends on the right."""
+        steps, fmt = 10, self.value_format
+        body = [
+            f'<rect x="{self.left + k * 14}" y="{ly}" width="14" height="12" '
             f'fill="{interpolate(BLUES, k / (steps - 1))}"/>'
+            for k in range(steps)
+        ]
+        body.append(_text(self.left, ly + 24, fmt(0.0), size=10))
+        body.append(
+            _text(self.left + steps * 14, ly + 24, fmt(self.color_max), size=10, anchor="end")
         )
-    body.append(_text(left, ly + 24, value_format(0.0), size=10))
-    body.append(_text(left + steps * 14, ly + 24, value_format(color_max), size=10, anchor="end"))
-    lx = left + steps * 14 + 24
-    body.append(
-        f'<rect x="{lx}" y="{ly}" width="12" height="12" fill="url(#{pattern})" stroke="#999"/>'
-    )
-    body.append(_text(lx + 16, ly + 10, "not yet elapsed (no data yet)", size=10))
-    lx += 190
-    body.append(f'<rect x="{lx}" y="{ly}" width="12" height="12" fill="#9e9e9e"/>')
-    body.append(_text(lx + 16, ly + 10, "suppressed (small cohort)", size=10))
-    width = max(width, lx + 170)
-    return _svg(width, height, title, body, "heatmap")
+        lx = self.left + steps * 14 + 24
+        body.append(
+            f'<rect x="{lx}" y="{ly}" width="12" height="12" fill="url(#{self.pattern})" '
+            'stroke="#999"/>'
+        )
+        body.append(_text(lx + 16, ly + 10, "not yet elapsed (no data yet)", size=10))
+        lx += 190
+        body.append(f'<rect x="{lx}" y="{ly}" width="12" height="12" fill="#9e9e9e"/>')
+        body.append(_text(lx + 16, ly + 10, "suppressed (small cohort)", size=10))
+        return body, lx + 170

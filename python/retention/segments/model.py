@@ -28,13 +28,19 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from copy import deepcopy
 from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import AgglomerativeClustering, KMeans
-from sklearn.metrics import adjusted_rand_score, silhouette_score
+from sklearn.metrics import (
+    adjusted_rand_score,
+    pairwise_distances,
+    pairwise_distances_argmin_min,
+    silhouette_score,
+)
 from threadpoolctl import threadpool_limits
 
 from retention import __version__
@@ -111,35 +117,97 @@ class SegmentSettings:
 
 
 @dataclass
+class FitSummary:
+    """What a run was fitted on."""
+
+    as_of_date: str | None
+    fit_rows: int  # customers in the fit sample
+    customers: int  # customers at as_of_date
+    data_fingerprint: str
+    population_means: dict[str, float]  # per role, on the fit sample
+
+
+@dataclass
+class KChoice:
+    """How k and the deployed centroids were chosen, and the Ward sanity check."""
+
+    k: int
+    k_reason: str
+    init: str  # "k-means++" or "previous centroids" (warm start)
+    silhouettes: dict[int, float]  # fresh KMeans per k, on the silhouette sample
+    deployed_silhouette: float | None  # the deployed centroids (warm start may differ)
+    inertia: float
+    hierarchical: dict
+
+
+@dataclass
+class SegmentTable:
+    """One entry per segment, in segment id order."""
+
+    segment_ids: list[int]
+    names: list[str]
+    descriptions: list[str]
+    centroids: np.ndarray  # k x d, clustering space
+    percentiles: list[dict[str, float]]  # per role: the centroid's population percentile
+    bands: list[str]  # active | lapsing | lapsed | gone (recency in horizons)
+    member_means: list[dict[str, float]]  # per role, on the fit sample
+    sample_sizes: list[int]  # members in the fit sample
+
+
+@dataclass
+class Lineage:
+    """The run's place among runs: what it was matched to, the ids used so far."""
+
+    previous_run_id: str | None
+    matching: list[dict]
+    max_segment_id: int
+
+
+# The run record's keys, in the order run.json has always had them.
+RECORD_FIELDS = (
+    ("run_id", None),
+    ("as_of_date", "fit"),
+    ("settings", None),
+    ("transform", None),
+    ("k", "choice"),
+    ("k_reason", "choice"),
+    ("init", "choice"),
+    ("silhouettes", "choice"),
+    ("deployed_silhouette", "choice"),
+    ("inertia", "choice"),
+    ("centroids", "segments"),
+    ("segment_ids", "segments"),
+    ("names", "segments"),
+    ("descriptions", "segments"),
+    ("percentiles", "segments"),
+    ("bands", "segments"),
+    ("member_means", "segments"),
+    ("population_means", "fit"),
+    ("sample_sizes", "segments"),
+    ("fit_rows", "fit"),
+    ("customers", "fit"),
+    ("hierarchical", "choice"),
+    ("matching", "lineage"),
+    ("previous_run_id", "lineage"),
+    ("max_segment_id", "lineage"),
+    ("data_fingerprint", "fit"),
+    ("package_version", None),
+    ("extras", None),
+)
+GROUPS = {"fit": FitSummary, "choice": KChoice, "segments": SegmentTable, "lineage": Lineage}
+
+
+@dataclass
 class SegmentRun:
     """One fitted segmentation: everything needed to assign, name and compare."""
 
     run_id: str
-    as_of_date: str | None
     settings: dict
     transform: FeatureTransform
-    k: int
-    k_reason: str
-    init: str
-    silhouettes: dict[int, float]  # fresh KMeans per k, on the silhouette sample
-    deployed_silhouette: float | None  # the deployed centroids (warm start may differ)
-    inertia: float
-    centroids: np.ndarray  # k x d, clustering space
-    segment_ids: list[int]
-    names: list[str]
-    descriptions: list[str]
-    percentiles: list[dict[str, float]]  # per segment, per role (centroid in the population)
-    bands: list[str]  # per segment: active | lapsing | lapsed | gone (recency in horizons)
-    member_means: list[dict[str, float]]  # per segment, per role, on the fit sample
-    population_means: dict[str, float]
-    sample_sizes: list[int]  # members in the fit sample
-    fit_rows: int
-    customers: int
-    hierarchical: dict
-    matching: list[dict]
-    previous_run_id: str | None
-    max_segment_id: int
-    data_fingerprint: str
+    fit: FitSummary
+    choice: KChoice
+    segments: SegmentTable
+    lineage: Lineage
     package_version: str = __version__
     extras: dict = field(default_factory=dict)
 
@@ -150,15 +218,15 @@ class SegmentRun:
 
     @property
     def silhouette(self) -> float | None:
-        return self.deployed_silhouette
+        return self.choice.deployed_silhouette
 
     def centroids_original(self) -> np.ndarray:
-        return self.transform.to_original(self.centroids)
+        return self.transform.to_original(self.segments.centroids)
 
     def centroids_frame(self) -> pd.DataFrame:
         frame = pd.DataFrame(self.centroids_original(), columns=self.features)
-        frame.insert(0, "segment_name", self.names)
-        frame.insert(0, "segment_id", self.segment_ids)
+        frame.insert(0, "segment_name", self.segments.names)
+        frame.insert(0, "segment_id", self.segments.segment_ids)
         return frame
 
     # ---------- assignment
@@ -166,12 +234,12 @@ class SegmentRun:
         """Nearest centroid for every customer, `batch_size` rows at a time."""
         frame = as_of_rows(snapshots)
         batch = int(batch_size or self.settings.get("batch_size") or 100_000)
-        ids = np.asarray(self.segment_ids)
-        names = np.asarray(self.names, dtype=object)
+        ids = np.asarray(self.segments.segment_ids)
+        names = np.asarray(self.segments.names, dtype=object)
         parts = []
         for start in range(0, len(frame), batch):
             chunk = frame.iloc[start : start + batch]
-            index, distance = nearest(self.transform.transform(chunk), self.centroids)
+            index, distance = nearest(self.transform.transform(chunk), self.segments.centroids)
             parts.append(
                 pd.DataFrame(
                     {
@@ -188,14 +256,17 @@ class SegmentRun:
             return empty_assignments()
         return pd.concat(parts, ignore_index=True)[ASSIGNMENT_COLUMNS]
 
-    # ---------- persistence
+    # ---------- persistence: one flat record, the same keys as ever (older runs load)
     def to_dict(self) -> dict:
-        data = asdict(self)
+        data = {}
+        for name, group in RECORD_FIELDS:
+            value = getattr(getattr(self, group) if group else self, name)
+            data[name] = deepcopy(value)
         data["transform"] = self.transform.to_dict()
-        data["centroids"] = self.centroids.tolist()
+        data["centroids"] = self.segments.centroids.tolist()
         data["centroids_original"] = self.centroids_original().tolist()
         data["features"] = self.features
-        data["silhouettes"] = {str(k): v for k, v in self.silhouettes.items()}
+        data["silhouettes"] = {str(k): v for k, v in self.choice.silhouettes.items()}
         data["silhouette"] = self.silhouette
         data["name_rules"] = [
             {"name": r.name, "condition": r.condition, "ranking": r.ranking} for r in NAME_RULES
@@ -204,13 +275,17 @@ class SegmentRun:
 
     @classmethod
     def from_dict(cls, data: dict) -> SegmentRun:
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
-        values["transform"] = FeatureTransform.from_dict(data["transform"])
-        values["centroids"] = np.asarray(data["centroids"], dtype=float)
-        values["silhouettes"] = {int(k): v for k, v in data["silhouettes"].items()}
-        values.setdefault("bands", ["unknown"] * len(data["segment_ids"]))  # older records
-        return cls(**values)
+        data = dict(data)
+        data["centroids"] = np.asarray(data["centroids"], dtype=float)
+        data["silhouettes"] = {int(k): v for k, v in data["silhouettes"].items()}
+        data.setdefault("bands", ["unknown"] * len(data["segment_ids"]))  # older records
+        groups = {
+            group: kind(**{n: data[n] for n, g in RECORD_FIELDS if g == group})
+            for group, kind in GROUPS.items()
+        }
+        top = {n: data[n] for n, g in RECORD_FIELDS if g is None and n in data}
+        top["transform"] = FeatureTransform.from_dict(data["transform"])
+        return cls(**top, **groups)
 
 
 # ---------- helpers
@@ -250,14 +325,7 @@ def _as_of_values(frame: pd.DataFrame):
 
 def nearest(points: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Index of and Euclidean distance to the nearest centroid (ties: lowest index)."""
-    squared = (
-        (points**2).sum(axis=1)[:, None]
-        - 2 * points @ centroids.T
-        + (centroids**2).sum(axis=1)[None, :]
-    )
-    index = squared.argmin(axis=1)
-    distance = np.sqrt(np.clip(squared[np.arange(len(points)), index], 0, None))
-    return index, distance
+    return pairwise_distances_argmin_min(points, centroids, metric="euclidean")
 
 
 def sample_order(customer_ids: pd.Series, seed: int) -> np.ndarray:
@@ -320,8 +388,10 @@ def match_centroids(
     def row(new_index, old_index, distance=None, matched=False) -> dict:
         return {
             "new_index": new_index,
-            "old_segment_id": None if old_index is None else int(previous.segment_ids[old_index]),
-            "old_segment_name": None if old_index is None else previous.names[old_index],
+            "old_segment_id": None
+            if old_index is None
+            else int(previous.segments.segment_ids[old_index]),
+            "old_segment_name": None if old_index is None else previous.segments.names[old_index],
             "distance": None if distance is None else round(float(distance), 6),
             "matched": bool(matched),
         }
@@ -330,26 +400,27 @@ def match_centroids(
     rows, paired_new, paired_old = [], set(), set()
     if old is not None:
         new = centroids[:, [transform.columns.index(c) for c in common]]
-        cost = np.sqrt(((new[:, None, :] - old[None, :, :]) ** 2).sum(axis=2))
+        cost = pairwise_distances(new, old, metric="euclidean")
         for i, j in zip(*linear_sum_assignment(cost), strict=True):
             rows.append(row(int(i), int(j), cost[i, j], cost[i, j] <= max_distance))
             paired_new.add(int(i))
             paired_old.add(int(j))
     rows += [row(i, None) for i in range(len(centroids)) if i not in paired_new]
-    rows += [row(None, j) for j in range(len(previous.segment_ids)) if j not in paired_old]
+    rows += [row(None, j) for j in range(len(previous.segments.segment_ids)) if j not in paired_old]
     return rows
 
 
 def _choose_k(silhouettes: dict[int, float], previous: SegmentRun | None, tolerance: float):
     best = max(silhouettes, key=lambda k: (silhouettes[k], -k))
+    kept = None if previous is None else previous.choice.k
     if (
-        previous is not None
-        and previous.k in silhouettes
-        and previous.k != best
-        and silhouettes[previous.k] >= silhouettes[best] - tolerance
+        kept is not None
+        and kept in silhouettes
+        and kept != best
+        and silhouettes[kept] >= silhouettes[best] - tolerance
     ):
-        return previous.k, (
-            f"kept the previous k={previous.k} (silhouette {silhouettes[previous.k]:.3f} within "
+        return kept, (
+            f"kept the previous k={kept} (silhouette {silhouettes[kept]:.3f} within "
             f"{tolerance} of the best, k={best} at {silhouettes[best]:.3f})"
         )
     return best, f"highest silhouette ({silhouettes[best]:.3f})"
@@ -403,26 +474,96 @@ def fit_segments(
 def _fit(
     snapshots: pd.DataFrame, settings: SegmentSettings, previous: SegmentRun | None
 ) -> SegmentRun:
-    frame = as_of_rows(snapshots)
-    if len(frame) < 2:
-        raise ValueError(
-            f"segmentation needs at least 2 customers at as_of_date (got {len(frame)})"
-        )
-    specs = available_features(frame)
-    if unknown_spend(frame):
-        log.warning(
-            "segments: spend (avg_order_value) left out - %d of %d buyers have an order "
-            "without an amount (README, 'Orders without amounts')",
-            int(frame.loc[frame["orders_count"] > 0, "avg_order_value"].isna().sum()),
-            int((frame["orders_count"] > 0).sum()),
-        )
-    data_fingerprint = fingerprint(frame, [spec.column for spec in specs], settings)
-    order = sample_order(frame["customer_id"], settings.seed)
-    sample = frame.iloc[order[: settings.fit_sample_size]].reset_index(drop=True)
-    transform = FeatureTransform.fit(sample, specs)
-    x = transform.transform(sample)
+    """The steps: sample and transform, choose k and fit, profile, identify, record."""
+    data = _FitData.prepare(snapshots, settings)
+    model, choice = _cluster(data.x, settings, previous, data.transform)
+    centroids, labels = model.cluster_centers_, model.labels_
+    profiles = _profile(data, centroids, labels, choice.k, settings.horizon_days)
+    ids, names, matching = _identify(centroids, data.transform, previous, settings, profiles)
+    choice.hierarchical = _hierarchical(data.x, labels, choice.k, settings.hierarchical_sample_size)
+    log.info(
+        "ward on %s rows: silhouette %s vs kmeans %s, adjusted Rand index %s",
+        choice.hierarchical["sample_rows"],
+        _fmt(choice.hierarchical["silhouette"]),
+        _fmt(choice.hierarchical["kmeans_silhouette"]),
+        _fmt(choice.hierarchical["adjusted_rand_index"]),
+    )
+    by_id = sorted(range(choice.k), key=lambda i: ids[i])  # present segments in id order
+    previous_max = previous.lineage.max_segment_id if previous else 0
+    return SegmentRun(
+        run_id=f"seg-{data.fingerprint[:12]}",
+        settings=asdict(settings),
+        transform=data.transform,
+        fit=data.summary(profiles.population_means),
+        choice=choice,
+        segments=SegmentTable(
+            segment_ids=[int(ids[i]) for i in by_id],
+            names=[names[i] for i in by_id],
+            descriptions=[profiles.descriptions[i] for i in by_id],
+            centroids=centroids[by_id],
+            percentiles=[profiles.percentiles[i] for i in by_id],
+            bands=[profiles.named[i].band for i in by_id],
+            member_means=[profiles.member_means[i] for i in by_id],
+            sample_sizes=[int(profiles.sizes[i]) for i in by_id],
+        ),
+        lineage=Lineage(
+            previous_run_id=previous.run_id if previous else None,
+            matching=matching,
+            max_segment_id=max([int(i) for i in ids] + [previous_max]),
+        ),
+    )
 
-    # ---------- k by silhouette
+
+@dataclass
+class _FitData:
+    """The as-of rows, the fit sample and its transform (step 1)."""
+
+    frame: pd.DataFrame
+    sample: pd.DataFrame
+    transform: FeatureTransform
+    x: np.ndarray  # the sample in clustering space
+    fingerprint: str
+
+    @classmethod
+    def prepare(cls, snapshots: pd.DataFrame, settings: SegmentSettings) -> _FitData:
+        frame = as_of_rows(snapshots)
+        if len(frame) < 2:
+            raise ValueError(
+                f"segmentation needs at least 2 customers at as_of_date (got {len(frame)})"
+            )
+        specs = available_features(frame)
+        if unknown_spend(frame):
+            buyers = frame["orders_count"] > 0
+            log.warning(
+                "segments: spend (avg_order_value) left out - %d of %d buyers have an order "
+                "without an amount (README, 'Orders without amounts')",
+                int(frame.loc[buyers, "avg_order_value"].isna().sum()),
+                int(buyers.sum()),
+            )
+        data_fingerprint = fingerprint(frame, [spec.column for spec in specs], settings)
+        order = sample_order(frame["customer_id"], settings.seed)
+        sample = frame.iloc[order[: settings.fit_sample_size]].reset_index(drop=True)
+        transform = FeatureTransform.fit(sample, specs)
+        return cls(frame, sample, transform, transform.transform(sample), data_fingerprint)
+
+    def summary(self, population_means: dict[str, float]) -> FitSummary:
+        as_of = _as_of_values(self.frame.iloc[:1])
+        return FitSummary(
+            as_of_date=str(as_of[0]) if len(as_of) and pd.notna(as_of[0]) else None,
+            fit_rows=len(self.sample),
+            customers=len(self.frame),
+            data_fingerprint=self.fingerprint,
+            population_means=population_means,
+        )
+
+
+def _cluster(
+    x: np.ndarray,
+    settings: SegmentSettings,
+    previous: SegmentRun | None,
+    transform: FeatureTransform,
+) -> tuple[KMeans, KChoice]:
+    """KMeans for every k, k by silhouette, then the warm start (steps 2 and 3)."""
     distinct = len(np.unique(np.round(x, 9), axis=0))
     k_max = min(settings.k_max, distinct - 1)
     k_min = min(settings.k_min, k_max)
@@ -436,130 +577,130 @@ def _fit(
         silhouettes[k] = -1.0 if score is None else score  # undefined: never preferred
         log.info("k=%d: silhouette %.4f (inertia %.1f)", k, silhouettes[k], fits[k].inertia_)
     k, k_reason = _choose_k(silhouettes, previous, settings.k_tolerance)
-    model, init = fits[k], "k-means++"
-
-    # ---------- warm start from the previous centroids
-    if (
-        previous is not None
-        and previous.k == k
-        and set(previous.features) == set(transform.columns)
-    ):
-        _, old = _previous_in_space(previous, transform)  # same features, same order
-        warm = _kmeans(x, k, settings, init=old)
-        if warm.inertia_ <= model.inertia_ * (1 + settings.inertia_tolerance):
-            model, init = warm, "previous centroids"
-        log.info(
-            "warm start from %s: inertia %.1f vs fresh %.1f -> %s",
-            previous.run_id,
-            warm.inertia_,
-            fits[k].inertia_,
-            init,
-        )
+    model, init = _warm_start(x, fits[k], settings, previous, transform)
     log.info("chose k=%d: %s", k, k_reason)
-    centroids, labels = model.cluster_centers_, model.labels_
-    deployed_silhouette = _silhouette(x[:n_sil], labels[:n_sil])
-
-    # ---------- profiles relative to the population (the fit sample)
-    raw = transform.raw(sample)
-    unfilled = sample[transform.columns].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
-    sorted_columns = [np.sort(raw[:, j]) for j in range(raw.shape[1])]
-    tolerances = 0.1 * raw.std(axis=0)  # within 0.1 sd: "practically equal" (a tie)
-    centroid_original = transform.to_original(centroids)
-    roles = [ROLE_OF[c] for c in transform.columns]
-    percentiles = [
-        {
-            roles[j]: midrank_percentile(sorted_columns[j], centroid_original[i, j], tolerances[j])
-            for j in range(len(roles))
-        }
-        for i in range(k)
-    ]
-    population_means = {roles[j]: float(np.nanmean(unfilled[:, j])) for j in range(len(roles))}
-    member_means = []
-    for i in range(k):
-        members = unfilled[labels == i]
-        member_means.append(
-            {
-                roles[j]: float(np.nanmean(members[:, j]))
-                if np.isfinite(members[:, j]).any()
-                else float("nan")
-                for j in range(len(roles))
-            }
-        )
-    sizes = np.bincount(labels, minlength=k).tolist()
-
-    # ---------- identity: match, keep ids and names, name the rest
-    matching = match_centroids(centroids, transform, previous, settings.max_match_distance)
-    kept = {r["new_index"]: r for r in matching if r["matched"]}
-    next_id = (previous.max_segment_id if previous else 0) + 1
-    ids: list[int | None] = [kept[i]["old_segment_id"] if i in kept else None for i in range(k)]
-    names: list[str | None] = [kept[i]["old_segment_name"] if i in kept else None for i in range(k)]
-    fresh = [i for i in range(k) if i not in kept]
-
-    recency_at = transform.columns.index("days_since_last_order")
-    profiles = [
-        Profile(percentiles[i], float(centroid_original[i, recency_at]), settings.horizon_days)
-        for i in range(k)
-    ]
-
-    # New ids in order of value (freshness + frequency + order value), best first.
-    def value(i: int) -> float:
-        return -sum(profiles[i].level(r) or 0.0 for r in ("recency", "frequency", "monetary"))
-
-    for i in sorted(fresh, key=lambda i: (value(i), i)):
-        ids[i] = next_id
-        next_id += 1
-    new_names = assign_names([profiles[i] for i in fresh], reserved={names[i] for i in kept})
-    for i, name in zip(fresh, new_names, strict=True):
-        names[i] = name
-    for row in matching:
-        if row["new_index"] is not None:
-            row["new_segment_id"] = int(ids[row["new_index"]])
-            row["new_segment_name"] = names[row["new_index"]]
-        else:
-            row["new_segment_id"] = None
-            row["new_segment_name"] = None
-    descriptions = [describe(percentiles[i], member_means[i], population_means) for i in range(k)]
-
-    for row in matching:
-        del row["new_index"]  # internal; the record speaks in segment ids
-    order_by_id = sorted(range(k), key=lambda i: ids[i])  # present segments in id order
-    hierarchical = _hierarchical(x, labels, k, settings.hierarchical_sample_size)
-    log.info(
-        "ward on %s rows: silhouette %s vs kmeans %s, adjusted Rand index %s",
-        hierarchical["sample_rows"],
-        _fmt(hierarchical["silhouette"]),
-        _fmt(hierarchical["kmeans_silhouette"]),
-        _fmt(hierarchical["adjusted_rand_index"]),
-    )
-    as_of = _as_of_values(frame.iloc[:1])
-    return SegmentRun(
-        run_id=f"seg-{data_fingerprint[:12]}",
-        as_of_date=str(as_of[0]) if len(as_of) and pd.notna(as_of[0]) else None,
-        settings=asdict(settings),
-        transform=transform,
+    choice = KChoice(
         k=k,
         k_reason=k_reason,
         init=init,
         silhouettes=silhouettes,
-        deployed_silhouette=deployed_silhouette,
+        deployed_silhouette=_silhouette(x[:n_sil], model.labels_[:n_sil]),
         inertia=float(model.inertia_),
-        centroids=centroids[order_by_id],
-        segment_ids=[int(ids[i]) for i in order_by_id],
-        names=[names[i] for i in order_by_id],
-        descriptions=[descriptions[i] for i in order_by_id],
-        percentiles=[percentiles[i] for i in order_by_id],
-        bands=[profiles[i].band for i in order_by_id],
-        member_means=[member_means[i] for i in order_by_id],
-        population_means=population_means,
-        sample_sizes=[int(sizes[i]) for i in order_by_id],
-        fit_rows=len(sample),
-        customers=len(frame),
-        hierarchical=hierarchical,
-        matching=matching,
-        previous_run_id=previous.run_id if previous else None,
-        max_segment_id=max([int(i) for i in ids] + [previous.max_segment_id if previous else 0]),
-        data_fingerprint=data_fingerprint,
+        hierarchical={},
     )
+    return model, choice
+
+
+def _warm_start(
+    x: np.ndarray,
+    fresh: KMeans,
+    settings: SegmentSettings,
+    previous: SegmentRun | None,
+    transform: FeatureTransform,
+) -> tuple[KMeans, str]:
+    """KMeans started from the previous centroids when the previous run had the same k
+    and features; kept unless its inertia is more than inertia_tolerance worse."""
+    k = fresh.n_clusters
+    if (
+        previous is None
+        or previous.choice.k != k
+        or set(previous.features) != set(transform.columns)
+    ):
+        return fresh, "k-means++"
+    _, old = _previous_in_space(previous, transform)  # same features, same order
+    warm = _kmeans(x, k, settings, init=old)
+    kept = warm.inertia_ <= fresh.inertia_ * (1 + settings.inertia_tolerance)
+    init = "previous centroids" if kept else "k-means++"
+    log.info(
+        "warm start from %s: inertia %.1f vs fresh %.1f -> %s",
+        previous.run_id,
+        warm.inertia_,
+        fresh.inertia_,
+        init,
+    )
+    return (warm if kept else fresh), init
+
+
+@dataclass
+class _Profiles:
+    """Each centroid relative to the population (the fit sample), by role (step 4)."""
+
+    percentiles: list[dict[str, float]]
+    member_means: list[dict[str, float]]
+    population_means: dict[str, float]
+    sizes: list[int]
+    named: list[Profile]  # what the naming rules read
+    descriptions: list[str]
+
+
+def _profile(
+    data: _FitData, centroids: np.ndarray, labels: np.ndarray, k: int, horizon_days: float
+) -> _Profiles:
+    transform, sample = data.transform, data.sample
+    raw = transform.raw(sample)
+    unfilled = sample[transform.columns].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    sorted_columns = [np.sort(raw[:, j]) for j in range(raw.shape[1])]
+    tolerances = 0.1 * raw.std(axis=0)  # within 0.1 sd: "practically equal" (a tie)
+    original = transform.to_original(centroids)
+    roles = [ROLE_OF[c] for c in transform.columns]
+    percentiles = [
+        {
+            role: midrank_percentile(sorted_columns[j], original[i, j], tolerances[j])
+            for j, role in enumerate(roles)
+        }
+        for i in range(k)
+    ]
+    population = {role: float(np.nanmean(unfilled[:, j])) for j, role in enumerate(roles)}
+    members = [_member_means(unfilled[labels == i], roles) for i in range(k)]
+    recency = original[:, transform.columns.index("days_since_last_order")]
+    return _Profiles(
+        percentiles=percentiles,
+        member_means=members,
+        population_means=population,
+        sizes=np.bincount(labels, minlength=k).tolist(),
+        named=[Profile(percentiles[i], float(recency[i]), horizon_days) for i in range(k)],
+        descriptions=[describe(percentiles[i], members[i], population) for i in range(k)],
+    )
+
+
+def _member_means(members: np.ndarray, roles: list[str]) -> dict[str, float]:
+    return {
+        role: float(np.nanmean(members[:, j])) if np.isfinite(members[:, j]).any() else float("nan")
+        for j, role in enumerate(roles)
+    }
+
+
+def _identify(
+    centroids: np.ndarray,
+    transform: FeatureTransform,
+    previous: SegmentRun | None,
+    settings: SegmentSettings,
+    profiles: _Profiles,
+) -> tuple[list[int], list[str], list[dict]]:
+    """Ids and names: a centroid matched to the previous run keeps its segment's; the others
+    get new ids, best value first, and rule-based names (step 5)."""
+    k = len(centroids)
+    matching = match_centroids(centroids, transform, previous, settings.max_match_distance)
+    kept = {r["new_index"]: r for r in matching if r["matched"]}
+    ids: list = [kept[i]["old_segment_id"] if i in kept else None for i in range(k)]
+    names: list = [kept[i]["old_segment_name"] if i in kept else None for i in range(k)]
+    fresh = [i for i in range(k) if i not in kept]
+
+    def value(i: int) -> float:  # freshness + frequency + order value
+        named = profiles.named[i]
+        return -sum(named.level(r) or 0.0 for r in ("recency", "frequency", "monetary"))
+
+    next_id = (previous.lineage.max_segment_id if previous else 0) + 1
+    for offset, i in enumerate(sorted(fresh, key=lambda i: (value(i), i))):
+        ids[i] = next_id + offset
+    new_names = assign_names([profiles.named[i] for i in fresh], reserved={names[i] for i in kept})
+    for i, name in zip(fresh, new_names, strict=True):
+        names[i] = name
+    for row in matching:
+        index = row.pop("new_index")  # internal; the record speaks in segment ids
+        row["new_segment_id"] = None if index is None else int(ids[index])
+        row["new_segment_name"] = None if index is None else names[index]
+    return ids, names, matching
 
 
 def _fmt(value) -> str:

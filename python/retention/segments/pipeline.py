@@ -100,7 +100,7 @@ def assign_with_stats(run: SegmentRun, frame: pd.DataFrame, batch_size: int):
     """Assign every customer in batches; per-segment sums of the profile
     features accumulate on the way, so memory stays bounded by the batch."""
     features = [c for c in dict.fromkeys(PROFILE_FEATURES + run.features) if c in frame.columns]
-    ids = run.segment_ids
+    ids = run.segments.segment_ids
     sums = np.zeros((len(ids), len(features)))
     counts = np.zeros((len(ids), len(features)))
     sizes = np.zeros(len(ids), dtype=np.int64)
@@ -165,7 +165,7 @@ def build_profiles(
     """One row per segment: size, share, mean profile, centroid and match."""
     total = int(stats["customers"].sum())
     centroids = run.centroids_original()
-    matched = {r["new_segment_id"]: r for r in run.matching if r.get("matched")}
+    matched = {r["new_segment_id"]: r for r in run.lineage.matching if r.get("matched")}
     tested = {} if backtested is None else backtested.set_index("segment_id").to_dict("index")
     cutoff = (
         None
@@ -173,15 +173,15 @@ def build_profiles(
         else backtested["backtest_cutoff_date"].iloc[0]
     )
     rows = []
-    for i, segment_id in enumerate(run.segment_ids):
+    for i, segment_id in enumerate(run.segments.segment_ids):
         row = stats.iloc[i]
         match = matched.get(segment_id)
         test = tested.get(segment_id, {})
         rows.append(
             {
                 "segment_id": int(segment_id),
-                "segment_name": run.names[i],
-                "description": run.descriptions[i],
+                "segment_name": run.segments.names[i],
+                "description": run.segments.descriptions[i],
                 "customers": int(row["customers"]),
                 "share_of_customers": float(row["customers"]) / total if total else np.nan,
                 **{f"mean_{c}": float(row[c]) if c in row else np.nan for c in PROFILE_FEATURES},
@@ -189,7 +189,7 @@ def build_profiles(
                     {c: round(float(v), 4) for c, v in zip(run.features, centroids[i], strict=True)}
                 ),
                 "percentiles_json": json.dumps(
-                    {r: round(float(v), 4) for r, v in run.percentiles[i].items()}
+                    {r: round(float(v), 4) for r, v in run.segments.percentiles[i].items()}
                 ),
                 "backtest_cutoff_date": cutoff,
                 "backtest_labelled_customers": int(test.get("backtest_labelled_customers", 0)),
@@ -197,9 +197,11 @@ def build_profiles(
                 "is_matched_to_previous": match is not None,
                 "previous_match_distance": float(match["distance"]) if match else np.nan,
                 "silhouette": run.silhouette,
-                "k": int(run.k),
+                "k": int(run.choice.k),
                 "segment_run_id": run.run_id,
-                "as_of_date": pd.Timestamp(run.as_of_date).date() if run.as_of_date else None,
+                "as_of_date": pd.Timestamp(run.fit.as_of_date).date()
+                if run.fit.as_of_date
+                else None,
             }
         )
     return pd.DataFrame(rows, columns=PROFILE_COLUMNS)
@@ -238,52 +240,59 @@ def run_segmentation(
         assignments, stats = assign_with_stats(run, frame, settings.batch_size)
         backtested = backtest(run, latest_mature_rows(snapshots), settings.batch_size)
         if scores is not None and not scores.empty:
-            joined = assignments.merge(
-                scores[["customer_id", "churn_probability"]], on="customer_id"
-            )
-            churn = joined.groupby("segment_id")["churn_probability"].mean()
-            run.extras["mean_churn_probability"] = {str(k): float(v) for k, v in churn.items()}
+            run.extras["mean_churn_probability"] = _mean_churn(assignments, scores)
         profiles = build_profiles(run, stats, backtested)
         store.save(run, profiles)
-        log.info(
-            "segments %s: k=%d (%s), silhouette %.4f, fitted on %d of %d customers "
-            "(init: %s; previous run: %s) in %.1fs",
-            run.run_id,
-            run.k,
-            run.k_reason,
-            run.silhouette or float("nan"),
-            run.fit_rows,
-            run.customers,
-            run.init,
-            run.previous_run_id,
-            time.perf_counter() - started,
-        )
-        for profile in profiles.itertuples():
-            churn = (
-                ""
-                if np.isnan(profile.backtest_churn_rate)
-                else f"; backtest: {profile.backtest_churn_rate:.1%} of its customers at "
-                f"{profile.backtest_cutoff_date} churned"
-            )
-            known = profile.is_matched_to_previous or run.previous_run_id is None
-            log.info(
-                "segment %d %-26s %8d customers (%5.1f%%)%s%s",
-                profile.segment_id,
-                repr(profile.segment_name),
-                profile.customers,
-                100 * profile.share_of_customers,
-                churn,
-                "" if known else " [new segment]",
-            )
-        for row in run.matching:
-            log.info(
-                "match: old %s -> new %s (distance %s, matched=%s)",
-                row["old_segment_id"],
-                row["new_segment_id"],
-                row["distance"],
-                row["matched"],
-            )
+        _log_run(run, profiles, time.perf_counter() - started)
     return assignments
+
+
+def _mean_churn(assignments: pd.DataFrame, scores: pd.DataFrame) -> dict[str, float]:
+    joined = assignments.merge(scores[["customer_id", "churn_probability"]], on="customer_id")
+    churn = joined.groupby("segment_id")["churn_probability"].mean()
+    return {str(k): float(v) for k, v in churn.items()}
+
+
+def _log_run(run: SegmentRun, profiles: pd.DataFrame, seconds: float) -> None:
+    """The run, each segment and each match with the previous run, in the build log."""
+    log.info(
+        "segments %s: k=%d (%s), silhouette %.4f, fitted on %d of %d customers "
+        "(init: %s; previous run: %s) in %.1fs",
+        run.run_id,
+        run.choice.k,
+        run.choice.k_reason,
+        run.silhouette or float("nan"),
+        run.fit.fit_rows,
+        run.fit.customers,
+        run.choice.init,
+        run.lineage.previous_run_id,
+        seconds,
+    )
+    for profile in profiles.itertuples():
+        churn = (
+            ""
+            if np.isnan(profile.backtest_churn_rate)
+            else f"; backtest: {profile.backtest_churn_rate:.1%} of its customers at "
+            f"{profile.backtest_cutoff_date} churned"
+        )
+        known = profile.is_matched_to_previous or run.lineage.previous_run_id is None
+        log.info(
+            "segment %d %-26s %8d customers (%5.1f%%)%s%s",
+            profile.segment_id,
+            repr(profile.segment_name),
+            profile.customers,
+            100 * profile.share_of_customers,
+            churn,
+            "" if known else " [new segment]",
+        )
+    for row in run.lineage.matching:
+        log.info(
+            "match: old %s -> new %s (distance %s, matched=%s)",
+            row["old_segment_id"],
+            row["new_segment_id"],
+            row["distance"],
+            row["matched"],
+        )
 
 
 def segment_profiles(
