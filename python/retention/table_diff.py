@@ -17,7 +17,14 @@ FLOAT_ATOL = 1e-9
 
 def kind(series: pd.Series) -> str:
     """A type family both sides agree on, whatever engine or driver made the frame."""
-    dtype = series.dtype
+    by_dtype = _dtype_kind(series.dtype)
+    if by_dtype:
+        return by_dtype
+    values = series.dropna()
+    return "null" if values.empty else _value_kind(values.iloc[0])
+
+
+def _dtype_kind(dtype) -> str | None:
     if pd.api.types.is_bool_dtype(dtype):
         return "bool"
     if pd.api.types.is_integer_dtype(dtype):
@@ -26,10 +33,11 @@ def kind(series: pd.Series) -> str:
         return "float"
     if pd.api.types.is_datetime64_any_dtype(dtype):
         return "datetime"
-    values = series.dropna()
-    if values.empty:
-        return "null"
-    sample = values.iloc[0]
+    return None
+
+
+def _value_kind(sample) -> str:
+    """The family of an object column, from its first value."""
     if isinstance(sample, bool | np.bool_):
         return "bool"
     if isinstance(sample, int | np.integer):
