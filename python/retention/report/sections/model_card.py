@@ -84,7 +84,7 @@ def render_section(marts: Marts, ctx: RunContext) -> Section:
         curves = ModelCurves(rows, evaluation).figures()
     body = render(
         "sections/model_card.html.j2",
-        facts=run_facts(run, ctx.horizon_days, len(features), origins),
+        facts=run_facts(run, ctx, len(features), origins),
         evaluation=Table.from_frame(
             evaluation,
             EVALUATION_COLUMNS,
@@ -92,17 +92,17 @@ def render_section(marts: Marts, ctx: RunContext) -> Section:
             highlight=evaluation["is_chosen"].astype(bool),
         ),
         curves=curves,
-        importance=importance_figures(marts, version),
+        importance=importance_figures(marts, version, ctx.as_of_date),
         features=", ".join(features),
         feature_count=len(features),
         window=data_window(marts, run, origins),
-        horizon_days=ctx.horizon_days,
+        horizon=ctx.horizon_text,
     )
     return Section(KEY, TITLE, body, True)
 
 
 def run_facts(
-    run: pd.Series, horizon_days: int, feature_count: int, origins: list[str]
+    run: pd.Series, ctx: RunContext, feature_count: int, origins: list[str]
 ) -> list[tuple[str, str]]:
     """The champion run, one line per fact."""
     best_baseline = (
@@ -119,7 +119,7 @@ def run_facts(
         ("Best baseline", best_baseline),
         ("Promotion", fmt_text(run["decision_reason"])),
         ("Scoring date (as_of_date)", fmt_date(run["as_of_date"])),
-        ("Label horizon", f"{horizon_days} days: churned = no completed order in it"),
+        ("Label horizon", f"{ctx.horizon_text}: churned = no {ctx.churn_event} in it"),
         ("Validation origins (out of time)", ", ".join(origins) or "-"),
         ("Selection mode", fmt_text(run["selection_mode"])),
         ("Validation rows (all origins)", fmt_int(run["validation_rows"])),

@@ -10,7 +10,7 @@ from retention.report.components import Figure, chart
 from retention.report.data import Marts
 
 
-def importance_figures(marts: Marts, version: str) -> list[Figure]:
+def importance_figures(marts: Marts, version: str, as_of_date: str | None) -> list[Figure]:
     figures = []
     if marts.has("fct_model_feature_importance"):
         families = marts.df(
@@ -20,8 +20,8 @@ def importance_figures(marts: Marts, version: str) -> list[Figure]:
         )
         if len(families):
             figures.append(chart(lambda: _importance_chart(families)))
-    if marts.has("fct_churn_scores", "reason_1_family"):
-        figures.append(chart(lambda: _reasons_chart(_strongest_reasons(marts))))
+    if marts.has("fct_churn_scores", "reason_1_family") and as_of_date is not None:
+        figures.append(chart(lambda: _reasons_chart(_strongest_reasons(marts, as_of_date))))
     return figures
 
 
@@ -35,16 +35,18 @@ def _importance_chart(families: pd.DataFrame) -> str:
     )
 
 
-def _strongest_reasons(marts: Marts) -> pd.DataFrame:
+def _strongest_reasons(marts: Marts, as_of_date: str) -> pd.DataFrame:
+    """At the build's scoring date (dim_definitions): the scores mart keeps earlier dates."""
     return marts.df(
         """
         select coalesce(reason_1_family, 'none') as family,
                count(*) as customers,
                count(*) filter (where risk_tier = 'high') as high_risk
         from marts.fct_churn_scores
-        where as_of_date = (select max(as_of_date) from marts.fct_churn_scores)
+        where as_of_date = cast(? as date)
         group by 1 order by customers desc
-        """
+        """,
+        [as_of_date],
     )
 
 

@@ -25,10 +25,10 @@ def render_section(marts: Marts, ctx: RunContext) -> Section:
     reason = missing_reason(marts, "dim_customers")
     if reason:
         return Section.unavailable(KEY, TITLE, reason)
-    totals = _customer_totals(marts, ctx.horizon_days)
+    totals = _customer_totals(marts)
     cards = [
         *_customer_cards(totals, ctx),
-        _observed_churn_card(_latest_mature_churn(marts), ctx.horizon_days),
+        _observed_churn_card(_latest_mature_churn(marts, ctx), ctx),
         Card(
             "Churn rate (predicted)",
             fmt_pct(totals["predicted_churn"]),
@@ -50,13 +50,13 @@ def render_section(marts: Marts, ctx: RunContext) -> Section:
     return Section(KEY, TITLE, render("sections/summary.html.j2", cards=cards, notes=notes), True)
 
 
-def _customer_totals(marts: Marts, horizon_days: int) -> pd.Series:
+def _customer_totals(marts: Marts) -> pd.Series:
+    # "Active" is dim_customers.is_active: the one definition the marts and MetricFlow use.
     return marts.df(
-        f"""
+        """
         select
-            max(as_of_date) as as_of_date,
             count(*) as customers,
-            count(*) filter (where days_since_last_order < {int(horizon_days)}) as active,
+            count(*) filter (where is_active) as active,
             count(churn_probability) as scored,
             avg(churn_probability) as predicted_churn,
             sum(churn_probability) as expected_churners,
@@ -68,43 +68,45 @@ def _customer_totals(marts: Marts, horizon_days: int) -> pd.Series:
     ).iloc[0]
 
 
-def _latest_mature_churn(marts: Marts) -> pd.Series | None:
-    """Eligible customers and churn rate at the latest cutoff whose label is known."""
-    if not marts.has("fct_customer_snapshots"):
+def _latest_mature_churn(marts: Marts, ctx: RunContext) -> pd.Series | None:
+    """Eligible customers and churn rate at the build's latest mature cutoff."""
+    if not marts.has("fct_customer_snapshots") or ctx.latest_mature_cutoff is None:
         return None
     observed = marts.df(
         """
         select cutoff_date, count(*) as labelled, avg(is_churned::double) as churn_rate
         from marts.fct_customer_snapshots
-        where is_label_mature
-        group by cutoff_date order by cutoff_date desc limit 1
-        """
+        where cutoff_date = cast(? as date) and is_label_mature
+        group by cutoff_date
+        """,
+        [ctx.latest_mature_cutoff],
     )
     return observed.iloc[0] if len(observed) else None
 
 
 def _customer_cards(totals: pd.Series, ctx: RunContext) -> list[Card]:
-    horizon = f"{ctx.horizon_days} days" + (
-        " (default; no model run)" if ctx.horizon_is_default else ""
-    )
+    window = ctx.active_window_days
+    window_text = "the active window" if window is None else f"the last {window} days"
     return [
-        Card("Customers", fmt_int(totals["customers"]), f"as of {fmt_date(totals['as_of_date'])}"),
+        Card("Customers", fmt_int(totals["customers"]), f"as of {fmt_date(ctx.as_of_date)}"),
         Card(
             "Active customers",
             fmt_int(totals["active"]),
-            f"{fmt_pct(totals['active'] / totals['customers'])} ordered in the last {horizon}",
+            f"{fmt_pct(totals['active'] / totals['customers'])} with an order or event in "
+            f"{window_text}",
         ),
     ]
 
 
-def _observed_churn_card(observed: pd.Series | None, horizon_days: int) -> Card:
+def _observed_churn_card(observed: pd.Series | None, ctx: RunContext) -> Card:
     if observed is None:
         return Card("Churn rate (observed)", "–", "no mature label window yet")
     return Card(
         "Churn rate (observed)",
         fmt_pct(observed["churn_rate"]),
         f"of {fmt_int(observed['labelled'])} customers eligible at "
-        f"{fmt_date(observed['cutoff_date'])}: no order in the next {horizon_days} days",
+        f"{fmt_date(observed['cutoff_date'])}: no {ctx.churn_event} in the next "
+        f"{ctx.horizon_text}",
     )
 
 
