@@ -1,2 +1,2 @@
 """The project's own dbt-score rules (pyproject.toml, [tool.dbt-score]): what a public
-mart must have (STYLE.md, "Tests and docs"; ARCHITECTURE.md, "Public marts")."""
+mart must have (docs/style.md, "Tests and docs"; docs/architecture.md, "Public marts")."""
