@@ -31,3 +31,27 @@ def label_horizon_days(cutoffs: pd.DataFrame) -> int | None:
             "rebuild it (dbt build --select int_cutoffs_generated+)"
         )
     return int(values[0])
+
+
+def snapshot_horizon_days(snapshots: pd.DataFrame) -> int:
+    """The label horizon the snapshot rows were labelled with: label_window_end_date -
+    cutoff_date, which int_snapshots_labelled sets from the same definition. For callers
+    of the package that are not handed the horizon (the build passes int_cutoffs_generated's).
+
+    Raises ValueError when the rows carry no label window or several horizons."""
+    if snapshots.empty or not {"cutoff_date", "label_window_end_date"} <= set(snapshots.columns):
+        raise ValueError(
+            "no label horizon: the snapshots have no rows with cutoff_date and "
+            "label_window_end_date; pass horizon_days"
+        )
+    days = (
+        (
+            pd.to_datetime(snapshots["label_window_end_date"])
+            - pd.to_datetime(snapshots["cutoff_date"])
+        )
+        .dt.days.dropna()
+        .unique()
+    )
+    if len(days) != 1:
+        raise ValueError(f"the snapshots hold several label horizons {sorted(days.tolist())}")
+    return int(days[0])

@@ -247,7 +247,8 @@ def test_training_config_from_dbt_strings():
     assert config.use_btyd is False
     assert config.min_labelled_rows == 50
     assert config.calibration == "isotonic"
-    assert config.horizon_days == 90
+    assert config.horizon_days is None  # no default: read from the snapshots' label windows
+    assert training_config({"horizon_days": "30"}).horizon_days == 30
     assert training_config({"use_btyd": "true"}).use_btyd is True
 
 

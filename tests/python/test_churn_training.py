@@ -95,6 +95,14 @@ def test_origins_are_the_latest_mature_cutoffs_each_with_a_purged_history(snapsh
     assert result.run["training_cutoffs"] == 12 and result.run["purged_training_cutoffs"] == 8
 
 
+def test_the_horizon_is_the_snapshots_label_window_when_not_given():
+    """No default horizon in the package: 30-day label windows plan with 30 days."""
+    short_windows = make_snapshots(n_customers=400, n_mature=10, horizon=30, every=14, seed=2)
+    assert fast_config().horizon_days is None
+    assert split_snapshots(short_windows, fast_config()).plan.horizon_days == 30
+    assert split_snapshots(short_windows, fast_config(horizon_days=45)).plan.horizon_days == 45
+
+
 def test_short_history_validates_shallow_recipes_only():
     """8 mature cutoffs: no origin has a purged history for its calibration cutoff's model,
     so calibrations that need out-of-time predictions there cannot be validated."""

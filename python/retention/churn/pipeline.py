@@ -17,6 +17,7 @@ from retention.churn.registry import Registry
 from retention.churn.scoring import retained_reference, score_customers
 from retention.churn.training import InsufficientLabelsError, TrainingConfig, train_churn_model
 from retention.dbt_logging import forward_to_dbt
+from retention.definitions import snapshot_horizon_days
 
 log = logging.getLogger("retention.churn")
 
@@ -128,7 +129,7 @@ def training_config(settings: dict) -> TrainingConfig:
         default = getattr(config, f.name)
         if isinstance(default, bool):
             value = str(value).lower() in ("true", "1", "yes")
-        elif isinstance(default, int):
+        elif isinstance(default, int) or f.name == "horizon_days":  # horizon: int | None
             value = int(value)
         elif isinstance(default, tuple):
             value = tuple(
@@ -168,7 +169,7 @@ def insufficient_labels_advice(
     config = training_config(settings)
     spine = SpineSettings(
         as_of=pd.Timestamp(pd.to_datetime(snapshots["as_of_date"]).max()),
-        horizon_days=config.horizon_days,
+        horizon_days=config.horizon_days or snapshot_horizon_days(snapshots),
         snapshot_every_days=int(settings.get("snapshot_every_days") or 28),
         max_training_snapshots=int(settings.get("max_training_snapshots") or 12),
         min_history_days=int(settings.get("min_history_days") or 0),

@@ -47,6 +47,7 @@ from retention.churn.recipes import (
     fit_calibrator,
 )
 from retention.churn.selection import best_baseline, choose, origin_metrics, summarise
+from retention.definitions import snapshot_horizon_days
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,9 @@ __all__ = ["InsufficientLabelsError", "TrainingConfig", "TrainingResult", "train
 
 @dataclass
 class TrainingConfig:
-    horizon_days: int = 90
+    # The label horizon (days). None: read from the snapshots' label windows
+    # (retention.definitions.snapshot_horizon_days); the build passes int_cutoffs_generated's.
+    horizon_days: int | None = None
     seed: int = 42
     candidates: tuple[str, ...] = (*CANDIDATES, ENSEMBLE)
     # Validated and reported next to the candidates, never shipped (benchmarks run the
@@ -138,7 +141,7 @@ def split_snapshots(snapshots: pd.DataFrame, config: TrainingConfig) -> Split:
     plan = plan_cutoffs(
         mature,
         as_of,
-        config.horizon_days,
+        config.horizon_days or snapshot_horizon_days(frame),
         config.validation_origins,
         lambda rows, what: label_problem(rows, what, config),
     )
