@@ -31,12 +31,15 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import joblib
 import pandas as pd
 
 from retention.churn.model import ChurnModel
-from retention.churn.training import TrainingResult
+
+if TYPE_CHECKING:  # the registry stores runs; it does not need the training code to load
+    from retention.churn.training import TrainingResult
 
 
 def artifact_root() -> Path:
