@@ -39,7 +39,8 @@ as_of as (
 predictions as (
 
     select
-        'production' as source,
+        -- "source" is a keyword, but fct_model_monitoring's column keeps the plain name.
+        'production' as source,  -- noqa: RF04
         cast(customer_id as {{ dbt.type_string() }}) as customer_id,
         cast(as_of_date as date) as scoring_date,
         cast(model_version as {{ dbt.type_string() }}) as model_version,
@@ -47,7 +48,7 @@ predictions as (
     from production_scores
     union all
     select
-        'backtest' as source,
+        'backtest' as source,  -- noqa: RF04
         cast(customer_id as {{ dbt.type_string() }}) as customer_id,
         cast(cutoff_date as date) as scoring_date,
         cast(model_version as {{ dbt.type_string() }}) as model_version,

@@ -39,41 +39,45 @@ definitions as (
     from as_of
     union all
     select
-        'churn_definition',
-        '{{ churn_definition }}',
+        'churn_definition' as definition_name,
+        '{{ churn_definition }}' as definition_value,
         {% if churn_definition == 'purchase' -%}
-            'purchase: a customer with a completed order before a cutoff churns with no completed order in the label horizon.'
+            'purchase: a customer with a completed order before a cutoff churns with none in the horizon.'
         {%- else -%}
-            'activity: a customer active in the active_lookback_days before a cutoff churns with no order or event in the label horizon.'
-        {%- endif %}
+            'activity: active in the active_lookback_days before a cutoff; churned: no order or event in it.'
+        {%- endif %} as description
     union all
     select
-        'label_horizon_days',
-        cast({{ retention.label_horizon_days() }} as {{ dbt.type_string() }}),
-        'Days in the label window [cutoff, cutoff + horizon) that decides churn (days).'
+        'label_horizon_days' as definition_name,
+        cast({{ retention.label_horizon_days() }} as {{ dbt.type_string() }}) as definition_value,
+        'Days in the label window [cutoff, cutoff + horizon) that decides churn (days).' as description
     {%- if churn_definition != 'purchase' %}
         union all
         select
-            'active_lookback_days',
-            cast({{ var('active_lookback_days') }} as {{ dbt.type_string() }}),
+            'active_lookback_days' as definition_name,
+            cast({{ var('active_lookback_days') }} as {{ dbt.type_string() }}) as definition_value,
             'Activity churn: a customer is labelled when active in this many days before the cutoff (days).'
+                as description
     {%- endif %}
     union all
     select
-        'latest_mature_cutoff_date',
-        cast(latest_mature.cutoff_date as {{ dbt.type_string() }}),
-        'The latest cutoff whose label window has closed by as_of_date (a date): observed and backtest churn use it.'
+        'latest_mature_cutoff_date' as definition_name,
+        cast(latest_mature.cutoff_date as {{ dbt.type_string() }}) as definition_value,
+        'The latest cutoff whose label window closed by as_of_date (a date): observed, backtest churn.'
+            as description
     from latest_mature
     union all
     select
-        'active_window_days',
-        cast({{ retention.active_window_days() }} as {{ dbt.type_string() }}),
-        'Active = an order or event in this many days before a date (days; dim_customers.is_active, fct_segment_retention.active_customers).'
+        'active_window_days' as definition_name,
+        cast({{ retention.active_window_days() }} as {{ dbt.type_string() }}) as definition_value,
+        'Active: an order or event in this many days before a date (days; dim_customers.is_active).'
+            as description
     union all
     select
-        'min_group_size',
-        cast({{ retention.min_group_size() }} as {{ dbt.type_string() }}),
+        'min_group_size' as definition_name,
+        cast({{ retention.min_group_size() }} as {{ dbt.type_string() }}) as definition_value,
         'Rows about fewer customers than this (segments, cohorts) show no count or metric (customers).'
+            as description
 
 ),
 

@@ -107,8 +107,8 @@ final as (
 
     from eligible
     {%- if var('enable_customers') %}
-        left join customers
-            on eligible.customer_id = customers.customer_id
+    left join customers
+        on eligible.customer_id = customers.customer_id
     {%- endif %}
 
 )

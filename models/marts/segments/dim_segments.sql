@@ -21,6 +21,12 @@
     and name but shows no description, size or metric; a churn rate computed
     on fewer than `min_group_size` customers is also hidden.
 -#}
+{#- Each rate, or null when it describes fewer than min_group_size customers. -#}
+{%- set unless_small = {
+    'observed_churn_rate': retention.unless_small_group('labelled_customers', 'observed_churn_rate'),
+    'backtest_churn_rate': retention.unless_small_group('backtest_labelled_customers', 'backtest_churn_rate'),
+    'predicted_churn_rate': retention.unless_small_group('scored_customers', 'predicted_churn_rate'),
+} -%}
 
 with
 
@@ -157,15 +163,21 @@ final as (
         cast(observed_churn_cutoff_date as date) as observed_churn_cutoff_date,
         cast(case when not is_suppressed then labelled_customers end as {{ dbt.type_bigint() }})
             as labelled_customers,
-        cast(case when not is_suppressed then {{ retention.unless_small_group('labelled_customers', 'observed_churn_rate') }} end
-            as double) as observed_churn_rate,
+        cast(
+            case when not is_suppressed then {{ unless_small['observed_churn_rate'] }} end
+            as double
+        ) as observed_churn_rate,
         cast(case when not is_suppressed then backtest_labelled_customers end as {{ dbt.type_bigint() }})
             as backtest_labelled_customers,
-        cast(case when not is_suppressed then {{ retention.unless_small_group('backtest_labelled_customers', 'backtest_churn_rate') }} end
-            as double) as backtest_churn_rate,
+        cast(
+            case when not is_suppressed then {{ unless_small['backtest_churn_rate'] }} end
+            as double
+        ) as backtest_churn_rate,
         cast(case when not is_suppressed then scored_customers end as {{ dbt.type_bigint() }}) as scored_customers,
-        cast(case when not is_suppressed then {{ retention.unless_small_group('scored_customers', 'predicted_churn_rate') }} end
-            as double) as predicted_churn_rate,
+        cast(
+            case when not is_suppressed then {{ unless_small['predicted_churn_rate'] }} end
+            as double
+        ) as predicted_churn_rate,
 
         ---------- the run
         cast(k as {{ dbt.type_int() }}) as k,
