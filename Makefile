@@ -57,7 +57,7 @@ lint: install
 # The unit tier (README, "Tests in layers"): no warehouse build, no browser. Two jobs side
 # by side (two cores):
 # - unit-dbt: the dbt unit tests, their models' parents built empty (`--empty`: the
-#   columns, no rows) in a database of its own; the 5 unit tests of marts over dbt Python
+#   columns, no rows) in a database of its own; the 6 unit tests of models over dbt Python
 #   models need the ML tables and run in `make test`'s build instead (path:models/ml+);
 #   then dbt-score on that build's manifest (docs, contracts, keys, PII; pyproject.toml).
 # - unit-pytest: pytest without the integration and slow tests.
