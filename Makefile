@@ -60,7 +60,8 @@ lint: install
 #   columns, no rows) in a database of its own; the 6 unit tests of models over dbt Python
 #   models need the ML tables and run in `make test`'s build instead (path:models/ml+);
 #   then dbt-score on that build's manifest (docs, contracts, keys, PII; pyproject.toml).
-# - unit-pytest: pytest without the integration and slow tests.
+# - unit-pytest: pytest without the integration and slow tests, in two processes (pytest-xdist;
+#   one test file per process at a time, so module fixtures are built once).
 UNIT_TARGET := target/unit
 .PHONY: unit-dbt unit-pytest
 unit: install
@@ -74,7 +75,7 @@ unit-dbt: install
 	$(BIN)/dbt-score lint --manifest $(UNIT_TARGET)/manifest.json
 
 unit-pytest: install
-	$(BIN)/pytest -m "not integration and not slow"
+	$(BIN)/pytest -m "not integration and not slow" -n 2 --dist loadfile
 
 # The report's test opens it in a real headless browser; CI machines start without one.
 # Idempotent: nothing happens when /usr/bin/chromium exists (Debian's package).
