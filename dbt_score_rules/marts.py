@@ -1,6 +1,6 @@
 """Every public mart is contracted, documented, keyed and free of raw PII.
 
-Run by `make unit` and `make lint` (dbt-score lint on the parsed manifest); each rule is
+Run by `make unit` and `make test` (dbt-score lint on the parsed manifest); each rule is
 exercised on hand-made marts that break it in tests/python/test_dbt_score_rules.py.
 """
 
