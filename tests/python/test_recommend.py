@@ -496,3 +496,15 @@ def test_the_order_rows_arrive_in_changes_nothing(demo_like, monkeypatch) -> Non
         results.append((evaluation, recs))
     pd.testing.assert_frame_equal(results[0][0], results[1][0])
     pd.testing.assert_frame_equal(results[0][1], results[1][1])
+
+
+def test_owned_flags_with_and_without_listed_products() -> None:
+    """No list at all (nobody at risk) is a valid build, not a crash (it crashed the
+    activity-churn demo build: scipy returns a sparse matrix for an empty lookup)."""
+    from retention.recommend.pipeline import owned_flags
+
+    owned = sp.csr_matrix(np.array([[1, 0, 2], [0, 0, 1]]))
+    users, items = np.array([0, 0, 1, 1]), np.array([0, 1, 1, 2])
+    assert owned_flags(owned, users, items).tolist() == [True, False, False, True]
+    empty = owned_flags(owned, np.array([], dtype=int), np.array([], dtype=int))
+    assert empty.dtype == bool and empty.shape == (0,)

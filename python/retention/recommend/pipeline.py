@@ -249,6 +249,16 @@ def _run_recommendations(lines, products, cutoffs, scores, evaluation, settings)
     return frame.reindex(columns=RECOMMENDATION_COLUMNS)
 
 
+def owned_flags(owned, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """True where the customer already bought the product: ``owned[users[i], items[i]]``.
+
+    scipy returns a dense matrix for that lookup, but a sparse one when it is empty (no
+    lists at all, e.g. no customer at risk), which numpy cannot compare."""
+    picked = owned[users, items]
+    dense = picked.toarray() if hasattr(picked, "toarray") else np.asarray(picked)
+    return dense.ravel() > 0
+
+
 def explain(lists: Lists, users: np.ndarray, maker: ListMaker, purchases: PurchaseLog,
             config: RecommendConfig) -> pd.DataFrame:  # fmt: skip
     """One row per listed product with its source and the reason in words."""
@@ -256,8 +266,7 @@ def explain(lists: Lists, users: np.ndarray, maker: ListMaker, purchases: Purcha
     rows, slots = np.nonzero(lists.items >= 0)
     item = lists.items[rows, slots]
     kind = lists.kinds[rows, slots]
-    owned = history.owned[users[rows], item]
-    is_repeat = np.asarray(owned).ravel() > 0
+    is_repeat = owned_flags(history.owned, users[rows], item)
     category = purchases.category[item]
     reason = np.empty(rows.size, dtype=object)
     _popularity_reasons(reason, kind, category, config)
