@@ -1,5 +1,5 @@
 """A dbt-duckdb plugin (profiles.yml, ``plugins``) that turns DuckDB's lock error into
-one that says what to do.
+one that says what to do, and imports scikit-learn once before any Python model runs.
 
 DuckDB lets one process hold a database file while it writes, so a build fails at once
 when a notebook, ``retention query``, a SQL client or another dbt run has the file open.
@@ -34,6 +34,19 @@ def check_not_locked(path: Path) -> None:
         # Anything else: dbt's own connect reports it, as without this plugin.
 
 
+def preload_scikit_learn() -> None:
+    """Import scikit-learn in dbt's main thread, before its worker threads start.
+
+    dbt runs Python models in threads of one process; two of them importing sklearn for
+    the first time at once can get a partially initialized module ("cannot import name
+    'clone' from partially initialized module 'sklearn.base'"): sklearn's imports are
+    circular and Python's deadlock avoidance hands one thread the half-built module.
+    Seen with the default two threads (docs/toolchain.md, gotcha 15). About a second,
+    once per dbt invocation that connects to the warehouse."""
+    import sklearn.base  # noqa: F401
+
+
 class Plugin(BasePlugin):
     def update_connection_config(self, creds: Any, config: dict[str, Any]) -> None:
         check_not_locked(Path(creds.path))
+        preload_scikit_learn()
