@@ -201,9 +201,11 @@ def test_each_run_has_an_out_of_time_backtest_row_per_origin(two_builds):
         db,
         "select o.model_version, o.origin_date, o.auc from marts.fct_model_evaluation_origins o"
         " join marts.fct_model_evaluation e using (model_version, model_name) where e.is_chosen",
-    ).set_index(["model_version", "origin_date"])["auc"]
+    )
+    per_origin["origin_date"] = pd.to_datetime(per_origin["origin_date"])
+    per_origin = per_origin.set_index(["model_version", "origin_date"])["auc"]
     for _, row in backtest.iterrows():
-        key = (row["model_version"], pd.Timestamp(row["scoring_date"]).date())
+        key = (row["model_version"], pd.Timestamp(row["scoring_date"]))
         assert row["auc"] == pytest.approx(per_origin[key], abs=1e-9)
 
 
