@@ -241,7 +241,10 @@ def evaluation_history(registry: Registry | None = None, table: str = "evaluatio
             log.warning("no churn model in the registry: the %s table is empty", table)
         return empty_frame(TABLE_COLUMNS[table])
     parts = [registry.table(v, table).assign(model_version=v) for v in runs["model_version"]]
-    return pd.concat([p for p in parts if not p.empty] or [pd.DataFrame()], ignore_index=True)
+    parts = [p for p in parts if not p.empty]
+    if not parts:  # e.g. importance when only the constant rate has shipped: no features
+        return empty_frame(TABLE_COLUMNS[table])
+    return pd.concat(parts, ignore_index=True)
 
 
 def run_scoring(
