@@ -177,7 +177,14 @@ def test_an_unknown_amount_makes_a_total_unknown_not_smaller(tmp_path: Path) -> 
     raw = write(tmp_path / "raw", {"orders.csv": "\n".join(lines) + "\n"})
     db = tmp_path / "partial.duckdb"
     run_dbt(
-        ["build", "--select", "+int_customers_rfm_scored", "--exclude", "test_type:unit"],
+        [
+            "build",
+            "--select",
+            "+int_customers_rfm_scored",
+            "+fct_customer_snapshots",
+            "--exclude",
+            "test_type:unit",
+        ],
         db,
         dbt_vars={"raw_path": str(raw), "min_history_days": 7, **only()},
     )
