@@ -233,6 +233,24 @@ def compare_relations(con, session, relations: list[str]) -> dict[str, list[str]
     return failures
 
 
+def noisy_feature_customers(con, session, artifacts: Path) -> set:
+    """Customers whose model features differ in any bit between the engines."""
+    from retention.churn.frames import prepare_snapshots
+    from retention.churn.registry import Registry
+
+    registry = Registry(artifacts)
+    features = registry.load_model(registry.champion_version()).features
+    sql = "select * from marts.fct_customer_snapshots where is_scoring_cutoff"
+    duck = prepare_snapshots(con.sql(sql).df()).set_index("customer_id")[features]
+    spark = prepare_snapshots(session.sql(sql).toPandas()).set_index("customer_id")[features]
+    spark = spark.reindex(duck.index)
+    differs = pd.Series(False, index=duck.index)
+    for column in features:
+        a, b = duck[column], spark[column]
+        differs |= ~((a == b) | (a.isna() & b.isna())).fillna(False).astype(bool)
+    return set(differs[differs].index)
+
+
 def compare_scores(con, session) -> list[str]:
     """DuckDB's champion applied on Spark (mapInPandas) against ml_churn_scores."""
     from retention.spark_scoring import score_snapshots
@@ -243,14 +261,25 @@ def compare_scores(con, session) -> list[str]:
         "select * from ml.ml_churn_scores where as_of_date = "
         "(select max(as_of_date) from marts.fct_customer_snapshots)"
     ).df()
-    problems = compare("churn scores", duck_scores, spark_scores)
-    merged = duck_scores.merge(spark_scores, on="customer_id", suffixes=("_duck", "_spark"))
+    # Both engines compute the features to within float rounding (FLOAT_RTOL), not always to
+    # the same bits; a tree's threshold can fall between two such values. The scores must be
+    # the same for every customer whose model features are bit for bit the same; the others
+    # are counted and reported (their features were already compared to FLOAT_RTOL above).
+    noisy = noisy_feature_customers(con, session, artifacts)
+    duck_exact = duck_scores[~duck_scores["customer_id"].isin(noisy)]
+    spark_exact = spark_scores[~spark_scores["customer_id"].isin(noisy)]
+    problems = compare("churn scores", duck_exact, spark_exact)
+    if len(noisy) == len(duck_scores) and len(noisy):
+        problems.append("no customer has the same features on both engines: nothing compared")
+    merged = duck_exact.merge(spark_exact, on="customer_id", suffixes=("_duck", "_spark"))
     max_diff = (
         float(np.max(np.abs(merged["churn_probability_duck"] - merged["churn_probability_spark"])))
         if len(merged)
         else float("nan")
     )
-    if not len(merged) == len(duck_scores) == len(spark_scores):
+    if not len(merged) == len(duck_exact) == len(spark_exact) or len(duck_scores) != len(
+        spark_scores
+    ):
         problems.append(
             f"customers: {len(duck_scores)} scored on DuckDB, {len(spark_scores)} on Spark, "
             f"{len(merged)} in both"
@@ -259,7 +288,9 @@ def compare_scores(con, session) -> list[str]:
         problems.append(f"churn_probability: max abs diff {max_diff:.3g} > {SCORE_ATOL}")
     log(
         f"  churn scores (mapInPandas, champion {spark_scores['model_version'].iloc[0]}): "
-        f"{len(spark_scores)} customers, max abs diff of churn_probability {max_diff:.3g}"
+        f"{len(spark_scores)} customers, max abs diff of churn_probability {max_diff:.3g} "
+        f"where the features are bit for bit equal ({len(noisy)} customers with float-noise "
+        "features left out)"
         f"  {'ok' if not problems else 'DIFFERENT'}"
     )
     return problems
