@@ -55,18 +55,20 @@ QUICK = {"cdnow": [("1998-04-01", 90)], "regimes": ["rising_churn"]}
 
 
 def origins(work: Path, cdnow: Path, quick: bool, only: str = "all") -> list[OriginSpec]:
-    load_cdnow(cdnow, work / "cdnow")
-    generated = work / "generated"
-    generate(GeneratorConfig(customers=3000, seed=7, out=generated, format="parquet",
-                             quiet=True))  # fmt: skip
-    cdnow_points = QUICK["cdnow"] if quick else [(t, h) for h in (90, 30) for t in CDNOW_ORIGINS]
-    specs = [OriginSpec("cdnow", work / "cdnow", t, h, ORDERS_ONLY) for t, h in cdnow_points]
-    if only == "regimes":
-        specs = []
-    for regime in [] if only == "cdnow" else QUICK["regimes"] if quick else REGIMES:
-        as_of, horizon = REGIMES[regime]
-        raw, dbt_vars = regime_files(generated, work / "regimes", regime, as_of, horizon)
-        specs.append(OriginSpec(regime, raw, as_of, horizon, dbt_vars))
+    """The origins to build; `only` keeps the CDNOW ones or the generated regimes."""
+    specs = []
+    if only != "regimes":
+        load_cdnow(cdnow, work / "cdnow")
+        points = QUICK["cdnow"] if quick else [(t, h) for h in (90, 30) for t in CDNOW_ORIGINS]
+        specs += [OriginSpec("cdnow", work / "cdnow", t, h, ORDERS_ONLY) for t, h in points]
+    if only != "cdnow":
+        generated = work / "generated"
+        generate(GeneratorConfig(customers=3000, seed=7, out=generated, format="parquet",
+                                 quiet=True))  # fmt: skip
+        for regime in QUICK["regimes"] if quick else REGIMES:
+            as_of, horizon = REGIMES[regime]
+            raw, dbt_vars = regime_files(generated, work / "regimes", regime, as_of, horizon)
+            specs.append(OriginSpec(regime, raw, as_of, horizon, dbt_vars))
     return specs
 
 
