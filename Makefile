@@ -90,8 +90,10 @@ browser:
 	}
 	@[ -x $(CHROMIUM) ] || { echo "chromium still missing at $(CHROMIUM)"; exit 1; }
 
+# Both cores, one test file per process at a time (module fixtures are built once); the
+# slowest tests are printed so CI's duration (limit 40 min) can be watched.
 pytest: install browser
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile --durations=15
 
 # The demo build and its data tests, in a database of its own; then the semantic layer
 # against the built tables (pytest runs the warehouse-free part: --skip-dw).
