@@ -1,18 +1,27 @@
-"""Scale benchmark: generate N customers, build the SQL layers, time each layer.
+"""Scale benchmark: generate N customers, run `dbt build`, time each node group.
 
 For each size it records (one run each; repeat the command for medians):
-  - data generation time (not part of the build);
-  - the floor: one DuckDB scan of the raw events Parquet that aggregates
-    events, sessions and days per customer (in a fresh process);
-  - `dbt build` of everything up to fct_customer_snapshots (staging,
-    intermediate, the snapshot mart; data tests included), wall time in total
-    and per layer (from dbt's run_results.json);
-  - peak RSS of the dbt process, and the largest size DuckDB's temp
-    (spill) directory reached;
-  - the ratio build / floor, and feature layer (intermediate + snapshots) / floor.
+  - data generation time (not part of the build; data are cached);
+  - the floor: one DuckDB scan of the raw events Parquet that aggregates events,
+    sessions and days per customer, in a fresh process, measured in the same run;
+  - the build's wall time, and dbt's execution time per node group (staging,
+    intermediate, snapshots, churn training, churn scoring, other churn models,
+    customer value, segments, recommendations, marts, tests) from run_results.json;
+  - peak RSS of the dbt process tree (sampled from /proc every 0.5 s) and the largest
+    size DuckDB's temp (spill) directory reached;
+  - the ratio of the SQL layers (staging to the snapshot mart) to the floor.
 
-Usage: python benchmarks/scale.py --customers 10000 100000 [--memory-limit 8GB]
-Data is cached under data/scale/<N>/ (gitignored). Results: benchmarks/results/scale.json.
+Modes:
+  --full (default): the whole `dbt build`, every model and test, default settings.
+  --spine: only `+fct_customer_snapshots` (staging, intermediate, the snapshot mart and
+           their data tests), the SQL layers alone.
+
+DuckDB's memory limit is the project's default (half the machine's memory, set by the
+dbt plugin) unless --memory-limit is given.
+
+Usage: python benchmarks/scale.py --customers 10000 100000 1000000 [--spine] [--memory-limit 16GB]
+Data are cached under data/scale/<N>/ (gitignored). Results: benchmarks/results/scale[_spine].json,
+written after each size.
 """
 
 from __future__ import annotations
@@ -20,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import threading
@@ -40,6 +48,21 @@ SPINE = [
     "build", "--select", "+fct_customer_snapshots", "--exclude", "test_type:unit",
     "--indirect-selection", "cautious",
 ]  # fmt: skip
+FULL = ["build"]
+
+# Node groups, by model name (first match wins); anything else is "marts".
+GROUPS = [
+    ("staging", ("base_", "stg_")),
+    ("intermediate", ("int_",)),
+    ("snapshots", ("fct_customer_snapshots",)),
+    ("churn training", ("ml_churn_training",)),
+    ("churn scoring", ("ml_churn_scores",)),
+    ("customer value", ("ml_customer_value",)),
+    ("segments", ("ml_customer_segments", "ml_segment_profiles")),
+    ("recommendations", ("ml_recommendation_", "ml_product_recommendations")),
+    ("other churn models", ("ml_churn_",)),
+]
+SQL_LAYERS = ("staging", "intermediate", "snapshots")
 
 
 def generate(customers: int, folder: Path) -> float:
@@ -54,10 +77,11 @@ def generate(customers: int, folder: Path) -> float:
     return time.perf_counter() - started
 
 
-def floor_seconds(folder: Path, memory_limit: str) -> float:
+def floor_seconds(folder: Path, memory_limit: str | None) -> float:
+    config = f"{{'memory_limit': '{memory_limit}'}}" if memory_limit else "{}"
     code = (
-        "import duckdb, time, sys\n"
-        f"con = duckdb.connect(config={{'memory_limit': '{memory_limit}'}})\n"
+        "import duckdb, time\n"
+        f"con = duckdb.connect(config={config})\n"
         "con.execute('set enable_progress_bar = false')\n"
         "t = time.perf_counter()\n"
         f"con.sql({FLOOR_SQL.format(path=folder)!r}).fetchall()\n"
@@ -67,97 +91,133 @@ def floor_seconds(folder: Path, memory_limit: str) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def watch_size(folder: Path, stop: threading.Event, peak: list[int]) -> None:
+def descendants_rss_bytes(root: int) -> int:
+    """Resident memory of all descendants of ``root`` (not root itself), from /proc."""
+    children: dict[int, list[int]] = defaultdict(list)
+    rss: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(entry.name)
+        children[int(fields[1])].append(pid)
+        rss[pid] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+    total, stack = 0, list(children.get(root, []))
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack.extend(children.get(pid, []))
+    return total
+
+
+def folder_bytes(folder: Path) -> int:
+    if not folder.exists():
+        return 0
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def watch(spill_dir: Path, stop: threading.Event, peaks: dict[str, int]) -> None:
+    """Track the peak spill size and the peak RSS of this process's children."""
+    me = os.getpid()
     while not stop.is_set():
-        size = (
-            sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
-            if folder.exists()
-            else 0
-        )
-        peak[0] = max(peak[0], size)
+        peaks["spill"] = max(peaks["spill"], folder_bytes(spill_dir))
+        peaks["rss"] = max(peaks["rss"], descendants_rss_bytes(me))
         stop.wait(0.5)
 
 
-LAYER_PREFIXES = {"base_": "staging", "stg_": "staging", "int_": "intermediate",
-                  "fct_": "marts", "dim_": "marts", "ml_": "ml"}  # fmt: skip
+def group_of(name: str) -> str:
+    return next((g for g, prefixes in GROUPS if name.startswith(prefixes)), "marts")
 
 
-def layer_times(work: Path) -> dict[str, float]:
-    """Seconds per layer (by model name prefix) and for data tests, from run_results.json."""
+def group_times(work: Path) -> dict[str, float]:
+    """dbt's execution seconds per node group, from run_results.json."""
     results = json.loads((work / "target" / "run_results.json").read_text())
-    layers: dict[str, float] = defaultdict(float)
+    groups: dict[str, float] = defaultdict(float)
     for node in results["results"]:
         kind, name = node["unique_id"].split(".")[0], node["unique_id"].split(".")[-1]
-        if kind == "test":
-            layers["tests"] += node["execution_time"]
+        if kind in ("test", "unit_test"):
+            groups["tests"] += node["execution_time"]
         elif kind == "model":
-            layer = next((v for k, v in LAYER_PREFIXES.items() if name.startswith(k)), "other")
-            layers[layer] += node["execution_time"]
-    return dict(layers)
+            groups[group_of(name)] += node["execution_time"]
+    return {group: round(seconds, 2) for group, seconds in groups.items()}
 
 
-def run_size(customers: int, memory_limit: str) -> dict:
-    folder = REPO_ROOT / "data" / "scale" / str(customers)
-    generation = generate(customers, folder)
-    work = REPO_ROOT / "data" / "scale" / f"{customers}_build"
-    work.mkdir(parents=True, exist_ok=True)
+def build(folder: Path, work: Path, args: list[str], memory_limit: str | None) -> dict:
     db = work / "scale.duckdb"
     for stale in (db, db.with_suffix(".duckdb.wal")):
         stale.unlink(missing_ok=True)
-    spill_dir = work / "scale.duckdb.tmp"  # DuckDB's default temp directory for this file
-    floor = floor_seconds(folder, memory_limit)
-    stop, peak = threading.Event(), [0]
-    watcher = threading.Thread(target=watch_size, args=(spill_dir, stop, peak), daemon=True)
+    stop, peaks = threading.Event(), {"spill": 0, "rss": 0}
+    watcher = threading.Thread(
+        target=watch, args=(work / "scale.duckdb.tmp", stop, peaks), daemon=True
+    )
     watcher.start()
-    rss_before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    env = {"RETENTION_DUCKDB_MEMORY_LIMIT": memory_limit} if memory_limit else None
     started = time.perf_counter()
-    run_dbt(
-        SPINE, db, work_dir=work, dbt_vars={"raw_path": str(folder)}, timeout=3 * 3600,
-        env={"RETENTION_DUCKDB_MEMORY_LIMIT": memory_limit},
-    )  # fmt: skip
-    build = time.perf_counter() - started
-    stop.set()
-    watcher.join()
-    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    try:
+        run_dbt(args, db, work_dir=work, dbt_vars={"raw_path": str(folder)}, timeout=3 * 3600,
+                env=env)  # fmt: skip
+    finally:
+        stop.set()
+        watcher.join()
+    seconds = time.perf_counter() - started
+    return {"db": db, "build_seconds": seconds, "peak_rss_gb": peaks["rss"] / 1024**3,
+            "peak_spill_gb": peaks["spill"] / 1024**3}  # fmt: skip
+
+
+def run_size(customers: int, full: bool, memory_limit: str | None) -> dict:
+    folder = REPO_ROOT / "data" / "scale" / str(customers)
+    generation = generate(customers, folder)
+    work = REPO_ROOT / "data" / "scale" / f"{customers}_{'full' if full else 'spine'}"
+    work.mkdir(parents=True, exist_ok=True)
+    built = build(folder, work, FULL if full else SPINE, memory_limit)
+    floor = floor_seconds(folder, memory_limit)
+    db = built.pop("db")
     [(events,)] = query(db, "select count(*) from staging.stg_shop__events")
     [(snapshots, cutoffs)] = query(
         db, "select count(*), count(distinct cutoff_date) from marts.fct_customer_snapshots"
     )
-    layers = layer_times(work)
-    feature_layer = layers.get("intermediate", 0.0) + layers.get("marts", 0.0)
+    groups = group_times(work)
+    sql_layers = sum(groups.get(g, 0.0) for g in SQL_LAYERS)
     return {
         "customers": customers,
+        "mode": "full" if full else "spine",
         "clean_events": events,
         "snapshot_rows": snapshots,
         "cutoffs": cutoffs,
         "generation_seconds": generation,
         "floor_scan_seconds": floor,
-        "build_seconds": build,
-        "layer_seconds": layers,
-        "build_over_floor": build / floor,
-        "feature_layer_over_floor": feature_layer / floor,
-        # ru_maxrss of children is the largest child so far (KiB); the dbt run is the largest.
-        "peak_rss_gb": max(rss, rss_before) / 1024 / 1024,
-        "peak_spill_gb": peak[0] / 1024**3,
-        "memory_limit": memory_limit,
+        **built,
+        "group_seconds": groups,
+        "sql_layers_seconds": sql_layers,
+        "sql_layers_over_floor": sql_layers / floor,
+        "memory_limit": memory_limit or "default (half the machine)",
+        "load_average_after": os.getloadavg()[0],
     }
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, nargs="+", default=[10_000, 100_000])
-    parser.add_argument(
-        "--memory-limit", default=os.environ.get("RETENTION_DUCKDB_MEMORY_LIMIT", "8GB")
-    )
-    parser.add_argument("--out", type=Path, default=REPO_ROOT / "benchmarks/results/scale.json")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--full", dest="full", action="store_true", default=True)
+    mode.add_argument("--spine", dest="full", action="store_false")
+    parser.add_argument("--memory-limit", default=None, help="e.g. 16GB; default: the project's")
+    parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
+    out = args.out or REPO_ROOT / "benchmarks/results" / (
+        "scale.json" if args.full else "scale_spine.json"
+    )
+    os.environ.pop("RETENTION_DUCKDB_MEMORY_LIMIT", None)
     results = []
     for customers in args.customers:
-        result = run_size(customers, args.memory_limit)
+        result = run_size(customers, args.full, args.memory_limit)
         print(json.dumps(result), flush=True)
         results.append(result)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=1))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(results, indent=1))
     return 0
 
 

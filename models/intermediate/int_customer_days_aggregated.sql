@@ -121,13 +121,16 @@ order_days as (
 {% endif %}
 
 {% if var('enable_events') %}
-    event_days as (
+    -- Sessions per day without count(distinct): events are first grouped per customer, day
+    -- and session, then those groups are counted. Two plain aggregates spill to disk;
+    -- a distinct aggregate over 100M events ran out of memory at 8GB.
+    session_days as (
 
         select
             customer_id,
             event_date as activity_date,
+            session_key,
             count(*) as events,
-            count(distinct session_key) as sessions,
             sum(case when event_type = 'page_view' then 1 else 0 end) as page_views,
             sum(case when event_type = 'product_view' then 1 else 0 end) as product_views,
             sum(case when event_type = 'search' then 1 else 0 end) as searches,
@@ -135,6 +138,24 @@ order_days as (
             sum(case when event_type = 'begin_checkout' then 1 else 0 end) as begin_checkouts,
             sum(case when event_type = 'purchase' then 1 else 0 end) as purchase_events
         from events
+        group by 1, 2, 3
+
+    ),
+
+    event_days as (
+
+        select
+            customer_id,
+            activity_date,
+            sum(events) as events,
+            count(session_key) as sessions,
+            sum(page_views) as page_views,
+            sum(product_views) as product_views,
+            sum(searches) as searches,
+            sum(add_to_carts) as add_to_carts,
+            sum(begin_checkouts) as begin_checkouts,
+            sum(purchase_events) as purchase_events
+        from session_days
         group by 1, 2
 
     ),

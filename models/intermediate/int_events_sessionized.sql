@@ -38,6 +38,17 @@ events as (
 
 ),
 
+-- Only customers with an event lacking a session_id need derived sessions; the windows
+-- below sort every event of a customer, so the others skip them (a source with session ids
+-- on every event sorts nothing).
+customers_deriving_sessions as (
+
+    select distinct customer_id
+    from events
+    where session_id is null
+
+),
+
 gaps as (
 
     select
@@ -47,6 +58,7 @@ gaps as (
             'lag(event_at) over (partition by customer_id order by event_at, event_id)'
         ) }} as seconds_since_previous_event
     from events
+    where customer_id in (select customers_deriving_sessions.customer_id from customers_deriving_sessions)
 
 ),
 
@@ -86,6 +98,21 @@ final as (
         session_id is null as is_derived_session,
         {{ retention.run_checked_at() }} as checked_at
     from numbered
+
+    union all
+
+    select
+        event_id,
+        customer_id,
+        product_id,
+        event_at,
+        event_date,
+        event_type,
+        session_id as session_key,
+        false as is_derived_session,
+        {{ retention.run_checked_at() }} as checked_at
+    from events
+    where customer_id not in (select customers_deriving_sessions.customer_id from customers_deriving_sessions)
     {% if is_incremental() %}
         union all
         -- tombstone: a touched customer with no clean event left (dropped by the post-hook)

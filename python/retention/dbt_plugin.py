@@ -1,5 +1,6 @@
 """A dbt-duckdb plugin (profiles.yml, ``plugins``) that turns DuckDB's lock error into
-one that says what to do, and imports scikit-learn once before any Python model runs.
+one that says what to do, imports scikit-learn once before any Python model runs, and
+sets DuckDB's memory limit from the machine.
 
 DuckDB lets one process hold a database file while it writes, so a build fails at once
 when a notebook, ``retention query``, a SQL client or another dbt run has the file open.
@@ -9,6 +10,7 @@ before dbt connects and raises one that does.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +48,37 @@ def preload_scikit_learn() -> None:
     import sklearn.base  # noqa: F401
 
 
+# DuckDB's share of the machine's memory. Not DuckDB's own default (80%): the dbt Python
+# models run in the same process and hold their frames, models and Keras graphs outside
+# that limit (docs/scale.md).
+MEMORY_SHARE = 0.5
+CGROUP_LIMIT = Path("/sys/fs/cgroup/memory.max")
+
+
+def machine_memory_bytes() -> int:
+    """Physical memory, or the container's cgroup limit when that is lower."""
+    physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    try:
+        limit = CGROUP_LIMIT.read_text().strip()
+    except OSError:
+        return physical
+    return min(physical, int(limit)) if limit.isdigit() else physical
+
+
+def memory_limit(environ: dict[str, str] | None = None, total_bytes: int | None = None) -> str:
+    """RETENTION_DUCKDB_MEMORY_LIMIT when set (any DuckDB size, e.g. ``16GB``), else
+    MEMORY_SHARE of the machine's memory, in whole MiB."""
+    environ = os.environ if environ is None else environ
+    if environ.get("RETENTION_DUCKDB_MEMORY_LIMIT"):
+        return environ["RETENTION_DUCKDB_MEMORY_LIMIT"]
+    total = machine_memory_bytes() if total_bytes is None else total_bytes
+    return f"{int(total * MEMORY_SHARE) // 2**20}MiB"
+
+
 class Plugin(BasePlugin):
     def update_connection_config(self, creds: Any, config: dict[str, Any]) -> None:
         check_not_locked(Path(creds.path))
         preload_scikit_learn()
+        # Set at connect, not in the profile's `settings`: dbt-duckdb re-applies those on
+        # every cursor, and a profile cannot read the machine's memory.
+        config.setdefault("memory_limit", memory_limit())

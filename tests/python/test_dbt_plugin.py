@@ -18,3 +18,26 @@ def test_connecting_imports_scikit_learn_first():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "True"
+
+
+def test_memory_limit_is_half_the_machine_unless_the_env_sets_it():
+    from retention.dbt_plugin import memory_limit
+
+    assert memory_limit({}, total_bytes=24 * 2**30) == "12288MiB"
+    assert memory_limit({"RETENTION_DUCKDB_MEMORY_LIMIT": "16GB"}, total_bytes=24 * 2**30) == "16GB"
+    assert memory_limit({"RETENTION_DUCKDB_MEMORY_LIMIT": ""}, total_bytes=8 * 2**30) == "4096MiB"
+
+
+def test_the_connection_gets_the_memory_limit(monkeypatch, tmp_path):
+    import duckdb
+
+    from retention.dbt_plugin import Plugin
+
+    monkeypatch.setenv("RETENTION_DUCKDB_MEMORY_LIMIT", "3GB")
+    config: dict = {}
+    Plugin("retention", {}).update_connection_config(
+        type("Creds", (), {"path": str(tmp_path / "w.duckdb")})(), config
+    )
+    with duckdb.connect(str(tmp_path / "w.duckdb"), config=config) as con:
+        [(value,)] = con.sql("select current_setting('memory_limit')").fetchall()
+    assert value.startswith("2.7") and value.endswith("GiB"), value  # 3 GB = 2.79 GiB

@@ -51,12 +51,9 @@ checked as (
 
 ),
 
-resolved as (
-
-    {{ retention.resolve_duplicates('checked', ['customer_id'], 'signup_at', [
-        'signup_at_text', 'country_code', 'acquisition_channel', 'email_hash',
-    ]) }}
-
-)
+-- CTEs duplicated_row_hashes, copies_numbered, duplicated_keys and resolved
+{{ retention.resolve_duplicates('checked', ['customer_id'], 'signup_at', [
+    'signup_at_text', 'country_code', 'acquisition_channel', 'email_hash',
+]) }}
 
 select * from resolved
