@@ -13,6 +13,7 @@ which is why it is not used for every customer.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -235,11 +236,24 @@ def ranked_reasons(
 
 def retained_reference(model: ChurnModel, training: pd.DataFrame) -> pd.Series:
     """Typical values of customers who did not churn: medians, or modes for categoricals."""
-    retained = training[training["is_churned"].astype(float) == 0]
-    reference = retained[model.numeric].median().astype(object)  # also holds categories
+    return typical_values(model, [training[training["is_churned"].astype(float) == 0]])
+
+
+def typical_values(model: ChurnModel, parts: Iterable[pd.DataFrame]) -> pd.Series:
+    """Medians of the model's numeric features and modes of its categorical ones, over
+    the retained customers' rows. Each part holds all those rows and some of the columns
+    (a large table is read a few columns at a time); the values are the same as from one
+    frame with every column."""
+    medians, modes = [], {}
+    for part in parts:
+        medians.append(part[[c for c in model.numeric if c in part.columns]].median())
+        for column in [c for c in model.categorical if c in part.columns]:
+            mode = part[column].mode(dropna=True)
+            modes[column] = mode.iloc[0] if len(mode) else None
+    numeric = pd.concat(medians) if medians else pd.Series(dtype=float)
+    reference = numeric.reindex(model.numeric).astype(object)  # also holds categories
     for column in model.categorical:
-        mode = retained[column].mode(dropna=True)
-        reference[column] = mode.iloc[0] if len(mode) else None
+        reference[column] = modes.get(column)
     return reference
 
 
