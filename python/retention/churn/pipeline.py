@@ -399,20 +399,24 @@ def _gamma_gamma_clv(bg_nbd, rfm: pd.DataFrame, clv_horizon: int, started: float
 
 def run_monitoring(
     outcomes: pd.DataFrame,
-    snapshots: pd.DataFrame,
+    snapshots,
     registry: Registry | None = None,
 ) -> pd.DataFrame:
     """fct_model_monitoring: matured production scores and registry backtests against
     their outcomes (ml_churn_outcomes, computed in SQL), score and feature drift
-    (retention.churn.monitoring)."""
-    from retention.churn.monitoring import model_monitoring
+    (retention.churn.monitoring). ``snapshots``: fct_customer_snapshots (relation or
+    DataFrame), read one cutoff and the drift features at a time."""
+    from retention.churn.monitoring import DRIFT_FEATURES, model_monitoring
 
     registry = registry or Registry()
     runs = registry.runs()
     trained_as_of = (
         dict(zip(runs["model_version"], runs["as_of_date"], strict=True)) if len(runs) else {}
     )
-    frame = model_monitoring(outcomes, snapshots, trained_as_of=trained_as_of)
+    snapshots = reads.as_relation(snapshots)
+    features = [f for f in DRIFT_FEATURES if f in snapshots.columns]
+    by_cutoff = reads.drift_frames(snapshots, features)
+    frame = model_monitoring(outcomes, by_cutoff, features, trained_as_of=trained_as_of)
     log.info(
         "monitoring: %d performance rows (%d matured), %d feature drift rows",
         int((frame["monitoring_kind"] == "performance").sum()),

@@ -67,3 +67,11 @@ def buyers_at_as_of(snapshots) -> pd.DataFrame:
     """The as-of rows of customers with a purchase, with the columns BTYD and CLV read."""
     columns = present(snapshots, CUSTOMER_VALUE_INPUTS)
     return read(snapshots, columns, "is_scoring_cutoff and order_days_count >= 1")
+
+
+def drift_frames(snapshots, features: list[str]) -> Iterator[tuple[pd.Timestamp, pd.DataFrame]]:
+    """(cutoff_date, that cutoff's feature columns) in cutoff order, one cutoff read at a
+    time (retention.churn.monitoring.feature_drift_rows)."""
+    dates = snapshots.project('"cutoff_date"').distinct().fetchall()
+    for cutoff in sorted(date for (date,) in dates if date is not None):
+        yield pd.Timestamp(cutoff), read(snapshots, features, f"cutoff_date = '{cutoff}'")
