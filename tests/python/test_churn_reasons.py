@@ -83,3 +83,15 @@ def test_no_families_no_reasons():
         "reason_2": [None] * 5,
         "reason_2_family": [None] * 5,
     }
+
+
+def test_percentages_round_as_str_format_does():
+    import numpy as np
+
+    from retention.churn.scoring import _percent
+
+    rng = np.random.default_rng(0)
+    edges = [np.nan, np.inf, -np.inf, -0.0, 0.0, -0.004, 0.005, 0.015, 0.025, 0.125, 0.995]
+    values = np.concatenate([rng.uniform(-1, 2, 20_000), np.arange(0, 1.0001, 0.0001), edges])
+    want = [f"{v:.0%}" for v in values]
+    assert list(_percent(values)) == want

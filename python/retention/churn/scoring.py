@@ -121,9 +121,27 @@ def _engagement_reason(rows: pd.DataFrame) -> np.ndarray:
     return np.where(away, "no visit for " + _days(last) + " days", visits)
 
 
+def _percent(values: np.ndarray) -> np.ndarray:
+    """``format(v, ".0%")`` of each value: v * 100 rounded half to even, as str.format
+    rounds it (and writes -0 and infinities as it does)."""
+    scaled = values * 100
+    finite = np.isfinite(scaled)
+    out = np.empty(len(values), dtype=object)
+    out[~finite] = _formatted("{:.0f}", scaled[~finite])  # NaN and infinities
+    rounded = np.rint(scaled[finite])
+    text = rounded.astype(np.int64).astype(str).astype(object)
+    out[finite] = np.where(np.signbit(rounded) & (rounded == 0), "-0", text)
+    return out + "%"
+
+
 def _known_or(template: str, unknown: str, values: np.ndarray) -> np.ndarray:
     """``template`` with the value where it is known, else ``unknown``."""
-    return np.where(np.isnan(values), unknown, _formatted(template, values))
+    if "{:.0%}" in template:
+        before, after = template.split("{:.0%}")
+        known = before + _percent(values) + after
+    else:
+        known = _formatted(template, values)
+    return np.where(np.isnan(values), unknown, known)
 
 
 def _funnel_reason(rows: pd.DataFrame) -> np.ndarray:
