@@ -5,8 +5,9 @@ at scale (benchmarks/scale.py, or the SQL spine of `dbt build`):
 
 - ``--read relation``: the step is given the DuckDB relation, as the models pass it now,
   and reads only its rows and columns (retention.churn.reads);
-- ``--read table``: the step is given ``.df()`` of the whole table, as the models did
-  before issue 16 (this also runs against older checkouts of the package).
+- ``--read table``: the step is given ``.df()`` of the whole table (monitoring: of its
+  columns), as the models did before issue 16 (this also runs against older checkouts of
+  the package).
 
 Steps: ``scoring`` (needs a champion: ``--registry``, e.g. artifacts/<db> of a build that
 ran ml_churn_training; it is copied, so the build's score history is left alone),
@@ -50,11 +51,6 @@ def run_step(step: str, snapshots, registry_dir: Path | None) -> pd.DataFrame:
     if step == "customer_value":
         return pipeline.run_customer_value(snapshots, SETTINGS)
     if step == "monitoring":
-        from retention.churn.monitoring import DRIFT_FEATURES
-
-        if isinstance(snapshots, pd.DataFrame):  # what the model projected before issue 16
-            features = [c for c in DRIFT_FEATURES if c in snapshots.columns]
-            snapshots = snapshots[["customer_id", "cutoff_date", *features]]
         columns = ["source", "customer_id", "scoring_date", "model_version"]
         columns += ["churn_probability", "horizon_end_date", "is_matured", "is_churned"]
         outcomes = pd.DataFrame(columns=columns)
@@ -80,7 +76,14 @@ def main(argv=None) -> int:
     with duckdb.connect(str(args.database), read_only=True) as con:
         started = time.perf_counter()
         snapshots = con.table("marts.fct_customer_snapshots")
-        if args.read == "table":
+        if args.read == "table" and args.step == "monitoring":
+            # the model projected its columns before .df() already
+            from retention.churn.monitoring import DRIFT_FEATURES
+
+            features = [c for c in DRIFT_FEATURES if c in snapshots.columns]
+            snapshots = snapshots.project(", ".join(["customer_id", "cutoff_date", *features]))
+            snapshots = snapshots.df()
+        elif args.read == "table":
             snapshots = snapshots.df()
         output = run_step(args.step, snapshots, args.registry)
         figures["seconds"] = round(time.perf_counter() - started, 2)
