@@ -47,7 +47,7 @@ def peak_rss_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
 
 
-def run_step(step: str, snapshots, registry_dir: Path | None) -> pd.DataFrame:
+def run_step(step: str, snapshots, registry_dir: Path | None, batch_rows=None) -> pd.DataFrame:
     if step == "customer_value":
         return pipeline.run_customer_value(snapshots, SETTINGS)
     if step == "monitoring":
@@ -58,7 +58,8 @@ def run_step(step: str, snapshots, registry_dir: Path | None) -> pd.DataFrame:
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / "registry"
         shutil.copytree(registry_dir, copy, ignore=shutil.ignore_patterns("scores"))
-        return pipeline.run_scoring(snapshots, SETTINGS, Registry(copy))
+        extra = {"batch_rows": batch_rows} if batch_rows else {}
+        return pipeline.run_scoring(snapshots, SETTINGS, Registry(copy), **extra)
 
 
 def main(argv=None) -> int:
@@ -68,6 +69,9 @@ def main(argv=None) -> int:
     parser.add_argument("--read", choices=["relation", "table"], default="relation")
     parser.add_argument("--registry", type=Path, help="the champion's registry (scoring)")
     parser.add_argument("--out", type=Path, help="write the step's output here (Parquet)")
+    parser.add_argument(
+        "--batch-rows", type=int, help="scoring batch size (default: the package's)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     for noisy in ("pymc", "pytensor", "arviz"):
@@ -85,7 +89,7 @@ def main(argv=None) -> int:
             snapshots = snapshots.df()
         elif args.read == "table":
             snapshots = snapshots.df()
-        output = run_step(args.step, snapshots, args.registry)
+        output = run_step(args.step, snapshots, args.registry, args.batch_rows)
         figures["seconds"] = round(time.perf_counter() - started, 2)
     figures["rows"] = len(output)
     figures["peak_rss_gb"] = round(peak_rss_gb(), 3)
