@@ -11,7 +11,7 @@ at scale (benchmarks/scale.py, or the SQL spine of `dbt build`):
 
 Steps: ``scoring`` (needs a champion: ``--registry``, e.g. artifacts/<db> of a build that
 ran ml_churn_training; it is copied, so the build's score history is left alone),
-``customer_value`` and ``monitoring`` (feature drift only). Run each step in a fresh
+``customer_value``, ``monitoring`` (feature drift only) and ``segments``. Run each step in a fresh
 process: the peak RSS is the process's. ``--out`` writes the step's output to Parquet, to
 compare two runs.
 
@@ -55,6 +55,8 @@ def run_step(step: str, snapshots, registry_dir: Path | None, batch_rows=None) -
         columns += ["churn_probability", "horizon_end_date", "is_matured", "is_churned"]
         outcomes = pd.DataFrame(columns=columns)
         return pipeline.run_monitoring(outcomes, snapshots, Registry(registry_dir))
+    if step == "segments":
+        return segments(snapshots, registry_dir)
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / "registry"
         shutil.copytree(registry_dir, copy, ignore=shutil.ignore_patterns("scores"))
@@ -62,10 +64,32 @@ def run_step(step: str, snapshots, registry_dir: Path | None, batch_rows=None) -
         return pipeline.run_scoring(snapshots, SETTINGS, Registry(copy), **extra)
 
 
+def segments(warehouse, store_dir: Path | None) -> pd.DataFrame:
+    """ml_customer_segments. ``warehouse``: (connection, read_all); read_all is the model's
+    read before issue 16, every column of the two flagged cutoffs."""
+    from retention.definitions import label_horizon_days
+    from retention.segments import SegmentStore, run_segmentation
+
+    con, read_all = warehouse
+    relation = con.table("marts.fct_customer_snapshots")
+    cutoffs = con.table("intermediate.int_cutoffs_generated")
+    if read_all:
+        spine = cutoffs.filter("is_scoring_cutoff or is_latest_mature_cutoff")
+        spine = spine.project("cutoff_date, is_latest_mature_cutoff")
+        rows = relation.join(spine, "cutoff_date").df()
+    else:
+        from retention.segments import segmentation_rows
+
+        rows = segmentation_rows(relation, cutoffs)
+    settings = {"horizon_days": label_horizon_days(cutoffs.df())}
+    with tempfile.TemporaryDirectory() as tmp:
+        return run_segmentation(rows, None, settings, SegmentStore(Path(tmp)))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("database", type=Path)
-    parser.add_argument("--step", choices=["scoring", "customer_value", "monitoring"])
+    parser.add_argument("--step", choices=["scoring", "customer_value", "monitoring", "segments"])
     parser.add_argument("--read", choices=["relation", "table"], default="relation")
     parser.add_argument("--registry", type=Path, help="the champion's registry (scoring)")
     parser.add_argument("--out", type=Path, help="write the step's output here (Parquet)")
@@ -87,6 +111,8 @@ def main(argv=None) -> int:
             features = [c for c in DRIFT_FEATURES if c in snapshots.columns]
             snapshots = snapshots.project(", ".join(["customer_id", "cutoff_date", *features]))
             snapshots = snapshots.df()
+        elif args.step == "segments":  # the step reads the relation itself
+            snapshots = (con, args.read == "table")
         elif args.read == "table":
             snapshots = snapshots.df()
         output = run_step(args.step, snapshots, args.registry, args.batch_rows)
