@@ -1,17 +1,15 @@
 """One segment per customer at as_of_date: KMeans with stable ids and names (retention.segments)."""
 
 from retention.definitions import label_horizon_days
-from retention.segments import run_segmentation
+from retention.segments import run_segmentation, segmentation_rows
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
     # The as-of rows (segmented) and the latest mature cutoff's (the churn backtest), as
-    # the cutoff spine flags them: the one definition of both.
+    # the cutoff spine flags them (the one definition of both), only the columns read.
     cutoffs = dbt.ref("int_cutoffs_generated")
-    spine = cutoffs.filter("is_scoring_cutoff or is_latest_mature_cutoff")
-    spine = spine.project("cutoff_date, is_latest_mature_cutoff")
-    snapshots = dbt.ref("fct_customer_snapshots").join(spine, "cutoff_date").df()
+    snapshots = segmentation_rows(dbt.ref("fct_customer_snapshots"), cutoffs)
     # A plain assignment: dbt only sees dbt.config.get() calls that are not nested
     # in an expression argument, and would otherwise pass the model no config.
     settings = dbt.config.get("segments") or {}

@@ -5,7 +5,8 @@ from retention.churn.pipeline import run_customer_value
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    snapshots = dbt.ref("fct_customer_snapshots").df()
+    # The relation: the package reads only the buyers' as-of rows (retention.churn.reads).
+    snapshots = dbt.ref("fct_customer_snapshots")
     # A plain assignment: dbt only sees dbt.config.get() calls that are not nested
     # in an expression argument, and would otherwise pass the model no config.
     settings = dbt.config.get("churn") or {}

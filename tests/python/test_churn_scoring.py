@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from churn_fixtures import AS_OF, FAST_CANDIDATES, make_snapshots, single_threaded
+from retention.churn import reads
 from retention.churn.frames import prepare_snapshots
 from retention.churn.pipeline import (
     evaluation_history,
@@ -321,3 +322,61 @@ def test_atomic_write_keeps_the_old_file_and_no_temp_file_on_failure(tmp_path):
     assert temp_files(tmp_path) == []
     # The pointer only counts when the model it names exists.
     assert registry.champion_version() is None
+
+
+# ---------------------------------------------------------------- narrow reads, batches
+
+
+def test_scores_in_batches_equal_one_frame_of_everything(small_snapshots, artifacts):
+    """run_scoring reads only the as-of rows and the columns it needs, in batches (here 7
+    customers, so batches end mid-way and the last is short); the scores are those of
+    score_customers over the whole table in one frame."""
+    run_training(small_snapshots, SETTINGS)
+    registry = Registry()
+    version = registry.champion_version()
+    model = registry.load_model(version)
+    frame = prepare_snapshots(small_snapshots)
+    whole = score_customers(
+        small_snapshots,
+        model,
+        version,
+        retained_reference(model, frame[frame["is_label_mature"].astype(bool)]),
+    )
+    batched = run_scoring(small_snapshots, {}, batch_rows=7)
+    pd.testing.assert_frame_equal(batched, whole)
+    assert whole["reason_3"].isna().any() and whole["reason_1"].notna().any()
+
+
+def test_reference_read_a_column_at_a_time_is_the_frames(trained, snapshots):
+    model = trained.challenger
+    frame = prepare_snapshots(snapshots)
+    expected = retained_reference(model, frame[frame["is_label_mature"]])
+    relation = reads.as_relation(snapshots)
+    for max_values in (1, 10**9):  # one column per read; every column in one read
+        got = reads.retained_reference(relation, model, max_values=max_values)
+        pd.testing.assert_series_equal(got, expected)
+    assert len(model.categorical) and len(model.numeric) > 5
+
+
+def test_scoring_reads_the_champions_columns_and_what_the_reasons_say(trained, snapshots):
+    model = trained.challenger
+    relation = reads.as_relation(snapshots.assign(cart_abandonment_rate_30d=0.5, unused=1.0))
+    columns = reads.scoring_columns(relation, model)
+    assert set(model.features) <= set(columns)
+    assert "cart_abandonment_rate_30d" in columns and "unused" not in columns
+    rows = pd.concat(reads.scoring_batches(relation, model, 500), ignore_index=True)
+    assert len(rows) == int(snapshots["is_scoring_cutoff"].sum())
+    assert rows["customer_id"].is_monotonic_increasing
+    with pytest.raises(ValueError, match="lacks the champion's features"):
+        reads.scoring_columns(reads.as_relation(snapshots.drop(columns=model.numeric[0])), model)
+
+
+def test_customer_value_reads_the_buyers_as_of_rows(snapshots):
+    snapshots = snapshots.copy()
+    snapshots.loc[snapshots.index % 5 == 0, "order_days_count"] = 0  # not buyers (yet)
+    buyers = reads.buyers_at_as_of(reads.as_relation(snapshots))
+    frame = prepare_snapshots(snapshots)
+    expected = frame[frame["is_scoring_cutoff"] & (frame["order_days_count"] >= 1)]
+    got = prepare_snapshots(buyers)
+    assert 0 < len(got) == len(expected) < int(snapshots["is_scoring_cutoff"].sum())
+    pd.testing.assert_frame_equal(got, expected[got.columns].reset_index(drop=True))

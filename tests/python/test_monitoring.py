@@ -178,3 +178,26 @@ def test_backtest_predictions_keep_the_latest_run_per_cutoff_and_are_typed_when_
     assert list(empty.columns) == list(kept.columns) == BACKTEST_PREDICTION_COLUMNS
     assert empty.empty and dict(empty.dtypes) == dict(kept.dtypes)
     assert kept["model_version"].tolist() == ["new", "new"]  # the rerun replaced "old"
+
+
+def test_drift_read_one_cutoff_at_a_time_is_the_whole_frames():
+    """run_monitoring reads fct_customer_snapshots a cutoff at a time
+    (retention.churn.reads.drift_frames): the same rows as from one frame."""
+    from retention.churn import reads
+
+    rng = np.random.default_rng(5)
+    cutoffs = pd.to_datetime(["2024-02-26", "2024-01-01", "2024-01-29"])  # out of order
+    frame = pd.DataFrame(
+        {
+            "customer_id": np.tile(np.arange(300).astype(str), 3),
+            "cutoff_date": np.repeat(cutoffs, 300),
+            "orders_count": rng.poisson(3, 900).astype(float),
+            "revenue_total": np.where(rng.uniform(size=900) < 0.1, np.nan, rng.gamma(2, 50, 900)),
+        }
+    ).sample(frac=1.0, random_state=1)
+    features = ["revenue_total", "orders_count"]
+    by_cutoff = reads.drift_frames(reads.as_relation(frame), features)
+    pd.testing.assert_frame_equal(
+        feature_drift_rows(by_cutoff, features), feature_drift_rows(frame, features)
+    )
+    assert len(feature_drift_rows(frame, features)) == 4

@@ -408,3 +408,30 @@ def test_settings_from_dbt_config_strings():
     assert (parsed.k_min, parsed.k_max, parsed.max_match_distance) == (2, 9, 1.5)
     with pytest.raises(ValueError, match="k_min"):
         SegmentSettings.from_config({"k_min": "5", "k_max": "4"})
+
+
+def test_segmentation_rows_are_the_flagged_cutoffs_and_the_columns_read():
+    """The model's read (relations, as dbt passes them): the as-of and latest mature
+    cutoffs' rows, only the columns segmentation reads; what the whole-table read gave."""
+    import duckdb
+
+    from churn_fixtures import cutoff_spine
+    from churn_fixtures import make_snapshots as make_spine_snapshots
+    from retention.segments import segmentation_rows
+    from retention.segments.pipeline import INPUT_COLUMNS
+
+    snapshots = make_spine_snapshots(n_customers=300, n_mature=4, seed=3)
+    cutoffs = cutoff_spine(n_mature=4).assign(is_latest_mature_cutoff=lambda f: f.index == 1)
+    con = duckdb.connect()
+    rows = segmentation_rows(con.from_df(snapshots), con.from_df(cutoffs))
+    assert list(rows.columns) == [c for c in INPUT_COLUMNS if c in rows.columns]
+    assert "is_latest_mature_cutoff" in rows.columns and len(rows.columns) < len(snapshots.columns)
+    flagged = cutoffs.loc[cutoffs["is_scoring_cutoff"] | cutoffs["is_latest_mature_cutoff"]]
+    whole = snapshots.merge(flagged[["cutoff_date", "is_latest_mature_cutoff"]], on="cutoff_date")
+    key = ["cutoff_date", "customer_id"]
+    pd.testing.assert_frame_equal(
+        rows.sort_values(key).reset_index(drop=True),
+        whole[rows.columns].sort_values(key).reset_index(drop=True),
+        check_dtype=False,
+    )
+    assert rows["cutoff_date"].nunique() == 2 and len(rows) < len(snapshots)

@@ -29,10 +29,16 @@ def prepare_snapshots(snapshots: pd.DataFrame) -> pd.DataFrame:
     frame["cutoff_date"] = pd.to_datetime(frame["cutoff_date"])
     frame["label_window_end_date"] = pd.to_datetime(frame["label_window_end_date"])
     frame["as_of_date"] = pd.to_datetime(frame["as_of_date"])
+    frame = flags_as_numbers(frame)
+    return frame.sort_values(["cutoff_date", "customer_id"], kind="stable").reset_index(drop=True)
+
+
+def flags_as_numbers(frame: pd.DataFrame) -> pd.DataFrame:
+    """Boolean feature columns as floats (0/1), in place; keys and the label stay boolean."""
     for column in frame.columns:
         if frame[column].dtype == bool and column not in [*KEY_COLUMNS, LABEL_COLUMN]:
             frame[column] = frame[column].astype(float)
-    return frame.sort_values(["cutoff_date", "customer_id"], kind="stable").reset_index(drop=True)
+    return frame
 
 
 def feature_columns(frame: pd.DataFrame, training_rows: pd.DataFrame | None = None):

@@ -27,8 +27,6 @@ share is floored at ``PSI_EPSILON`` (1e-4) before ``sum((cur - ref) * ln(cur / r
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import pandas as pd
 
@@ -178,30 +176,32 @@ def performance_rows(outcomes: pd.DataFrame, trained_as_of: dict | None = None) 
     return result.reindex(columns=COLUMNS)
 
 
-def feature_drift_rows(snapshots: pd.DataFrame, features=DRIFT_FEATURES) -> pd.DataFrame:
-    """PSI of each feature between consecutive cutoffs of the snapshot spine."""
-    present = [f for f in features if f in snapshots.columns]
-    cutoffs = sorted(pd.to_datetime(snapshots["cutoff_date"]).unique())
-    by_cutoff = {
-        c: g
-        for c, g in snapshots.assign(cutoff_date=pd.to_datetime(snapshots["cutoff_date"])).groupby(
-            "cutoff_date"
-        )
-    }
+def feature_drift_rows(snapshots, features=DRIFT_FEATURES) -> pd.DataFrame:
+    """PSI of each feature between consecutive cutoffs of the snapshot spine.
+    ``snapshots``: a frame with cutoff_date and the features, or (cutoff_date, frame)
+    pairs in cutoff order, so that a large table is read one cutoff at a time."""
+    if isinstance(snapshots, pd.DataFrame):
+        present = [f for f in features if f in snapshots.columns]
+        dated = snapshots.assign(cutoff_date=pd.to_datetime(snapshots["cutoff_date"]))
+        snapshots = iter(dated.groupby("cutoff_date"))  # in cutoff order
+    else:
+        present = list(features)
     rows = []
-    for previous, cutoff in itertools.pairwise(cutoffs):
-        for feature in present:
+    previous = None
+    for cutoff, current in snapshots:
+        for feature in present if previous is not None else []:
             rows.append(
                 {
                     "monitoring_kind": "feature_drift",
                     "source": "snapshots",
                     "scoring_date": cutoff,
-                    "reference_date": previous,
+                    "reference_date": previous[0],
                     "feature_name": feature,
-                    "n_scored": len(by_cutoff[cutoff]),
-                    "psi": psi(by_cutoff[previous][feature], by_cutoff[cutoff][feature]),
+                    "n_scored": len(current),
+                    "psi": psi(previous[1][feature], current[feature]),
                 }
             )
+        previous = (cutoff, current)
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -237,7 +237,7 @@ def backtest_predictions(registry=None) -> pd.DataFrame:
 
 def model_monitoring(
     outcomes: pd.DataFrame,
-    snapshots: pd.DataFrame,
+    snapshots,
     features=DRIFT_FEATURES,
     trained_as_of: dict | None = None,
 ) -> pd.DataFrame:
@@ -245,7 +245,7 @@ def model_monitoring(
 
     ``outcomes``: ml_churn_outcomes, every production score and backtest prediction up to
     this build's as_of_date with its outcome; ``snapshots``: fct_customer_snapshots'
-    customer_id, cutoff_date and drift features."""
+    cutoff_date and drift features, or those per cutoff (feature_drift_rows)."""
     performance = performance_rows(outcomes, trained_as_of)
     drift = feature_drift_rows(snapshots, features)
     frames = [f for f in (performance, drift) if not f.empty]

@@ -11,10 +11,11 @@ from dataclasses import fields
 
 import pandas as pd
 
+from retention.churn import reads
 from retention.churn.btyd import BtydModel, customer_lifetime_value, rfm_from_snapshots
 from retention.churn.frames import prepare_snapshots
 from retention.churn.registry import Registry
-from retention.churn.scoring import retained_reference, score_customers
+from retention.churn.scoring import score_customers
 from retention.churn.training import InsufficientLabelsError, TrainingConfig, train_churn_model
 from retention.dbt_logging import forward_to_dbt
 from retention.definitions import snapshot_horizon_days
@@ -248,9 +249,14 @@ def evaluation_history(registry: Registry | None = None, table: str = "evaluatio
 
 
 def run_scoring(
-    snapshots: pd.DataFrame, settings: dict, registry: Registry | None = None
+    snapshots,
+    settings: dict,
+    registry: Registry | None = None,
+    batch_rows: int = reads.SCORING_BATCH_ROWS,
 ) -> pd.DataFrame:
-    """Score the as-of rows with the champion, keep them in the score history, return it."""
+    """Score the as-of rows with the champion, keep them in the score history, return it.
+    ``snapshots``: fct_customer_snapshots, the relation dbt passes (or a DataFrame); only
+    the rows and columns scoring needs are read, ``batch_rows`` customers at a time."""
     registry = registry or Registry()
     version = registry.champion_version()
     if version is None:
@@ -268,35 +274,53 @@ def run_scoring(
         history = registry.score_history()
         return history if len(history.columns) else empty_frame(SCORE_COLUMNS)
     model = registry.load_model(version)
-    frame = prepare_snapshots(snapshots)
-    training = frame[frame["is_label_mature"].astype(bool)]
-    reference = retained_reference(model, training)
-    started = time.perf_counter()
     with ml_threads():
-        scores = score_customers(
-            snapshots,
-            model,
-            version,
-            reference,
-            high_risk=float(settings.get("high_risk_threshold") or 0.7),
-            medium_risk=float(settings.get("medium_risk_threshold") or 0.4),
-        )
-        # Inside ml_threads: its forwarder is what takes the line to dbt's log.
-        log.info(
-            "scored %d customers with %s in %.1fs",
-            len(scores),
-            version,
-            time.perf_counter() - started,
+        scores = _score_in_batches(
+            reads.as_relation(snapshots), model, version, settings, batch_rows
         )
     registry.save_scores(scores)
     return registry.score_history()
 
 
-def run_customer_value(snapshots: pd.DataFrame, settings: dict) -> pd.DataFrame:
-    """BG/NBD P(alive) and expected purchases, Gamma-Gamma CLV, at as_of_date."""
+def _score_in_batches(snapshots, model, version: str, settings: dict, batch_rows: int):
+    started = time.perf_counter()
+    reference = reads.retained_reference(snapshots, model)
+    parts = []
+    for batch in reads.scoring_batches(snapshots, model, batch_rows):
+        parts.append(
+            score_customers(
+                batch,
+                model,
+                version,
+                reference,
+                high_risk=float(settings.get("high_risk_threshold") or 0.7),
+                medium_risk=float(settings.get("medium_risk_threshold") or 0.4),
+            )
+        )
+        # Inside ml_threads: its forwarder is what takes the lines to dbt's log.
+        log.info("scored %d customers so far", sum(len(p) for p in parts))
+    if not parts:
+        raise ValueError("no scoring rows (is_scoring_cutoff) in the snapshot table")
+    scores = pd.concat(parts, ignore_index=True)
+    for column in scores.columns[scores.columns.str.startswith("reason_")]:
+        # A batch whose reasons are all null typed its column object: type it as one frame.
+        scores[column] = scores[column].tolist()
+    log.info(
+        "scored %d customers with %s in %.1fs",
+        len(scores),
+        version,
+        time.perf_counter() - started,
+    )
+    return scores
+
+
+def run_customer_value(snapshots, settings: dict) -> pd.DataFrame:
+    """BG/NBD P(alive) and expected purchases, Gamma-Gamma CLV, at as_of_date.
+    ``snapshots``: fct_customer_snapshots (relation or DataFrame); only the as-of rows of
+    buyers and the columns BTYD reads are read."""
     # Minutes on large data: its stages and timings go to dbt's log like training's.
     with forward_to_dbt("retention.churn"):
-        return _run_customer_value(snapshots, settings)
+        return _run_customer_value(reads.buyers_at_as_of(reads.as_relation(snapshots)), settings)
 
 
 CUSTOMER_VALUE_COLUMNS = [
@@ -375,20 +399,24 @@ def _gamma_gamma_clv(bg_nbd, rfm: pd.DataFrame, clv_horizon: int, started: float
 
 def run_monitoring(
     outcomes: pd.DataFrame,
-    snapshots: pd.DataFrame,
+    snapshots,
     registry: Registry | None = None,
 ) -> pd.DataFrame:
     """fct_model_monitoring: matured production scores and registry backtests against
     their outcomes (ml_churn_outcomes, computed in SQL), score and feature drift
-    (retention.churn.monitoring)."""
-    from retention.churn.monitoring import model_monitoring
+    (retention.churn.monitoring). ``snapshots``: fct_customer_snapshots (relation or
+    DataFrame), read one cutoff and the drift features at a time."""
+    from retention.churn.monitoring import DRIFT_FEATURES, model_monitoring
 
     registry = registry or Registry()
     runs = registry.runs()
     trained_as_of = (
         dict(zip(runs["model_version"], runs["as_of_date"], strict=True)) if len(runs) else {}
     )
-    frame = model_monitoring(outcomes, snapshots, trained_as_of=trained_as_of)
+    snapshots = reads.as_relation(snapshots)
+    features = [f for f in DRIFT_FEATURES if f in snapshots.columns]
+    by_cutoff = reads.drift_frames(snapshots, features)
+    frame = model_monitoring(outcomes, by_cutoff, features, trained_as_of=trained_as_of)
     log.info(
         "monitoring: %d performance rows (%d matured), %d feature drift rows",
         int((frame["monitoring_kind"] == "performance").sum()),

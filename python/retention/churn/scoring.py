@@ -13,6 +13,7 @@ which is why it is not used for every customer.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -49,82 +50,124 @@ def feature_family(name: str) -> str:
     return "other"
 
 
-def _fmt_days(value) -> str:
-    return "unknown" if pd.isna(value) else f"{round(value)}"
+# ---------- reasons in words, a family at a time over every customer that needs it
+# Each text function takes the customers' rows and returns one text per row (an object
+# array). The numbers are written as the per-customer texts always wrote them: days
+# rounded half to even (Python's round), counts truncated (int()), percentages and
+# amounts through the same format strings.
 
 
-def _recency_reason(row: pd.Series) -> str:
-    days, gap = row.get("days_since_last_order"), row.get("order_gap_mean_days")
-    if pd.notna(days) and pd.notna(gap) and gap > 0:
-        return f"no order for {_fmt_days(days)} days; usually orders every {_fmt_days(gap)}"
-    if pd.notna(days):
-        return f"no order for {_fmt_days(days)} days"
-    return f"no activity for {_fmt_days(row.get('days_since_last_activity'))} days"
+def _values(rows: pd.DataFrame, column: str) -> np.ndarray:
+    """A column as floats (missing: NaN); all NaN when the frame lacks the column."""
+    if column not in rows.columns:
+        return np.full(len(rows), np.nan)
+    values = pd.to_numeric(rows[column], errors="coerce")
+    return values.to_numpy(dtype=float, na_value=np.nan)
 
 
-def _frequency_reason(row: pd.Series) -> str:
-    get = row.get
-    orders = get("orders_count")
-    if (
-        pd.notna(get("orders_90d"))
-        and pd.notna(get("orders_prev_90d"))
-        and get("orders_prev_90d", 0) > get("orders_90d", 0)
-    ):
-        return (
-            f"{int(get('orders_90d'))} orders in the last 90 days, down from "
-            f"{int(get('orders_prev_90d'))} the 90 days before"
-        )
-    if pd.notna(orders):
-        return f"only {int(orders)} order{'s' if orders != 1 else ''} so far"
-    return "few purchases"
+def _texts(values: np.ndarray, convert) -> np.ndarray:
+    """Object array of str: ``convert`` of the known values, "unknown" for NaN."""
+    known = ~np.isnan(values)
+    out = np.full(len(values), "unknown", dtype=object)
+    out[known] = convert(values[known]).astype(str)
+    return out
 
 
-def _engagement_reason(row: pd.Series) -> str:
-    last = row.get("days_since_last_session")
-    if pd.notna(last) and last > 7:
-        return f"no visit for {_fmt_days(last)} days"
-    if pd.notna(row.get("sessions_30d")):
-        return f"{int(row.get('sessions_30d'))} visits in the last 30 days"
-    return "low site engagement"
+def _days(values: np.ndarray) -> np.ndarray:
+    return _texts(values, lambda v: np.round(v).astype(np.int64))
 
 
-def _funnel_reason(row: pd.Series) -> str:
-    rate = next((row.get(c) for c in row.index if c.startswith("cart_abandonment")), np.nan)
-    return f"abandoned {rate:.0%} of recent carts" if pd.notna(rate) else "browses without buying"
+def _count(values: np.ndarray) -> np.ndarray:
+    return _texts(values, lambda v: v.astype(np.int64))
+
+
+def _formatted(template: str, values: np.ndarray) -> np.ndarray:
+    """``template.format(value)`` of each value (NaN ones too; callers mask them)."""
+    return np.array([template.format(v) for v in values], dtype=object)
+
+
+def _recency_reason(rows: pd.DataFrame) -> np.ndarray:
+    days, gap = _values(rows, "days_since_last_order"), _values(rows, "order_gap_mean_days")
+    no_order = "no order for " + _days(days) + " days"
+    with_gap = ~np.isnan(days) & ~np.isnan(gap) & (gap > 0)
+    activity = "no activity for " + _days(_values(rows, "days_since_last_activity")) + " days"
+    return np.where(
+        with_gap,
+        no_order + "; usually orders every " + _days(gap),
+        np.where(np.isnan(days), activity, no_order),
+    )
+
+
+def _frequency_reason(rows: pd.DataFrame) -> np.ndarray:
+    recent, before = _values(rows, "orders_90d"), _values(rows, "orders_prev_90d")
+    orders = _values(rows, "orders_count")
+    down = ~np.isnan(recent) & ~np.isnan(before) & (before > recent)
+    trend = (
+        _count(recent) + " orders in the last 90 days, down from " + _count(before)
+        + " the 90 days before"
+    )  # fmt: skip
+    so_far = "only " + _count(orders) + " order" + np.where(orders != 1, "s", "") + " so far"
+    return np.where(down, trend, np.where(np.isnan(orders), "few purchases", so_far))
+
+
+def _engagement_reason(rows: pd.DataFrame) -> np.ndarray:
+    last, sessions = _values(rows, "days_since_last_session"), _values(rows, "sessions_30d")
+    visits = np.where(
+        np.isnan(sessions),
+        "low site engagement",
+        _count(sessions) + " visits in the last 30 days",
+    )
+    away = ~np.isnan(last) & (last > 7)
+    return np.where(away, "no visit for " + _days(last) + " days", visits)
+
+
+def _percent(values: np.ndarray) -> np.ndarray:
+    """``format(v, ".0%")`` of each value: v * 100 rounded half to even, as str.format
+    rounds it (and writes -0 and infinities as it does)."""
+    scaled = values * 100
+    finite = np.isfinite(scaled)
+    out = np.empty(len(values), dtype=object)
+    out[~finite] = _formatted("{:.0f}", scaled[~finite])  # NaN and infinities
+    rounded = np.rint(scaled[finite])
+    text = rounded.astype(np.int64).astype(str).astype(object)
+    out[finite] = np.where(np.signbit(rounded) & (rounded == 0), "-0", text)
+    return out + "%"
+
+
+def _known_or(template: str, unknown: str, values: np.ndarray) -> np.ndarray:
+    """``template`` with the value where it is known, else ``unknown``."""
+    if "{:.0%}" in template:
+        before, after = template.split("{:.0%}")
+        known = before + _percent(values) + after
+    else:
+        known = _formatted(template, values)
+    return np.where(np.isnan(values), unknown, known)
+
+
+def _funnel_reason(rows: pd.DataFrame) -> np.ndarray:
+    # The first cart-abandonment column of the frame, whichever window it covers.
+    column = next((c for c in rows.columns if c.startswith("cart_abandonment")), None)
+    rate = _values(rows, column) if column else np.full(len(rows), np.nan)
+    return _known_or("abandoned {:.0%} of recent carts", "browses without buying", rate)
 
 
 def _rate_reason(column: str, known: str, unknown: str):
     """A reason stated as a share of orders (``known`` formats it), or ``unknown``."""
-
-    def reason(row: pd.Series) -> str:
-        rate = row.get(column)
-        return known.format(rate) if pd.notna(rate) else unknown
-
-    return reason
+    return lambda rows: _known_or(known, unknown, _values(rows, column))
 
 
-def _spend_reason(row: pd.Series) -> str:
-    aov = row.get("avg_order_value")
-    # null: an order without an amount (README, "Orders without amounts"), not low spend
-    return (
-        f"spends {aov:,.2f} per order"
-        if pd.notna(aov)
-        else "spend unknown (orders without amounts)"
-    )
+def _categories_reason(rows: pd.DataFrame) -> np.ndarray:
+    count = _values(rows, "category_count")
+    text = "buys from " + _count(count) + " categor" + np.where(count == 1, "y", "ies")
+    return np.where(np.isnan(count), "narrow interests", text)
 
 
-def _categories_reason(row: pd.Series) -> str:
-    count = row.get("category_count")
-    if pd.notna(count):
-        return f"buys from {int(count)} categor{'y' if count == 1 else 'ies'}"
-    return "narrow interests"
-
-
-def _btyd_reason(row: pd.Series) -> str:
-    p0 = row.get("btyd_p_no_purchase")
-    if pd.notna(p0):
-        return f"purchase rhythm suggests they have stopped (BG/NBD: {p0:.0%} chance of no order)"
-    return "purchase rhythm suggests they have stopped"
+def _profile_reason(rows: pd.DataFrame) -> np.ndarray:
+    if "acquisition_channel" not in rows.columns:
+        return np.full(len(rows), "acquired via unknown", dtype=object)
+    # str() of each value as it is, a missing one included, as the texts always read.
+    channels = rows["acquisition_channel"].to_numpy(dtype=object)
+    return np.array([f"acquired via {c}" for c in channels], dtype=object)
 
 
 REASONS = {
@@ -138,27 +181,97 @@ REASONS = {
     "returns": _rate_reason(
         "return_rate", "returned {:.0%} of orders", "returns or cancels orders"
     ),
-    "spend": _spend_reason,
-    "tenure": lambda row: f"customer for {_fmt_days(row.get('days_since_first_order'))} days",
+    # null: an order without an amount (README, "Orders without amounts"), not low spend
+    "spend": _rate_reason(
+        "avg_order_value", "spends {:,.2f} per order", "spend unknown (orders without amounts)"
+    ),
+    "tenure": lambda rows: (
+        "customer for " + _days(_values(rows, "days_since_first_order")) + " days"
+    ),
     "categories": _categories_reason,
-    "btyd": _btyd_reason,
-    "profile": lambda row: f"acquired via {row.get('acquisition_channel', 'unknown')}",
+    "btyd": _rate_reason(
+        "btyd_p_no_purchase",
+        "purchase rhythm suggests they have stopped (BG/NBD: {:.0%} chance of no order)",
+        "purchase rhythm suggests they have stopped",
+    ),
+    "profile": _profile_reason,
 }
+# The snapshot columns the texts read (besides any cart_abandonment* column).
+REASON_COLUMNS = [
+    "days_since_last_order", "order_gap_mean_days", "days_since_last_activity",
+    "orders_count", "orders_90d", "orders_prev_90d", "days_since_last_session",
+    "sessions_30d", "discounted_order_rate", "return_rate", "avg_order_value",
+    "days_since_first_order", "category_count", "btyd_p_no_purchase", "acquisition_channel",
+]  # fmt: skip
+
+
+def reason_texts(family: str, rows: pd.DataFrame) -> np.ndarray:
+    """The reason a family raises each customer's risk, in words, from their values."""
+    reason = REASONS.get(family)
+    if reason is None:
+        return np.full(len(rows), "other signals", dtype=object)
+    return np.asarray(reason(rows), dtype=object)
 
 
 def reason_text(family: str, row: pd.Series) -> str:
-    """The reason a family raises this customer's risk, in words, from their values."""
-    reason = REASONS.get(family)
-    return reason(row) if reason else "other signals"
+    """reason_texts() of one customer."""
+    return str(reason_texts(family, row.to_frame().T)[0])
+
+
+def ranked_reasons(
+    frame: pd.DataFrame, contrib: pd.DataFrame, top_reasons: int = 3
+) -> dict[str, list]:
+    """reason_k and reason_k_family (k = 1..top_reasons) per customer: the families with
+    the largest contributions above 0.005 (ties: the earlier family), in words."""
+    values = contrib.to_numpy()
+    names = contrib.columns.to_numpy()
+    ranked = np.argsort(-values, axis=1, kind="stable")
+    n = len(frame)
+    families = []
+    for k in range(top_reasons):
+        family = np.full(n, None, dtype=object)
+        if k < ranked.shape[1]:
+            column = ranked[:, k]
+            chosen = values[np.arange(n), column] > 0.005
+            family[chosen] = names[column[chosen]]
+        families.append(family)
+    texts = [np.full(n, None, dtype=object) for _ in range(top_reasons)]
+    for name in names:
+        slots = [family == name for family in families]
+        needed = np.flatnonzero(np.logical_or.reduce(slots)) if slots else []
+        if len(needed) == 0:
+            continue
+        text = np.empty(n, dtype=object)
+        text[needed] = reason_texts(name, frame.iloc[needed])
+        for k, slot in enumerate(slots):
+            texts[k][slot] = text[slot]
+    out = {}
+    for k in range(top_reasons):
+        out[f"reason_{k + 1}"] = texts[k].tolist()
+        out[f"reason_{k + 1}_family"] = families[k].tolist()
+    return out
 
 
 def retained_reference(model: ChurnModel, training: pd.DataFrame) -> pd.Series:
     """Typical values of customers who did not churn: medians, or modes for categoricals."""
-    retained = training[training["is_churned"].astype(float) == 0]
-    reference = retained[model.numeric].median().astype(object)  # also holds categories
+    return typical_values(model, [training[training["is_churned"].astype(float) == 0]])
+
+
+def typical_values(model: ChurnModel, parts: Iterable[pd.DataFrame]) -> pd.Series:
+    """Medians of the model's numeric features and modes of its categorical ones, over
+    the retained customers' rows. Each part holds all those rows and some of the columns
+    (a large table is read a few columns at a time); the values are the same as from one
+    frame with every column."""
+    medians, modes = [], {}
+    for part in parts:
+        medians.append(part[[c for c in model.numeric if c in part.columns]].median())
+        for column in [c for c in model.categorical if c in part.columns]:
+            mode = part[column].mode(dropna=True)
+            modes[column] = mode.iloc[0] if len(mode) else None
+    numeric = pd.concat(medians) if medians else pd.Series(dtype=float)
+    reference = numeric.reindex(model.numeric).astype(object)  # also holds categories
     for column in model.categorical:
-        mode = retained[column].mode(dropna=True)
-        reference[column] = mode.iloc[0] if len(mode) else None
+        reference[column] = modes.get(column)
     return reference
 
 
@@ -197,21 +310,7 @@ def score_customers(
         raise ValueError("no scoring rows (is_scoring_cutoff) in the snapshot table")
     probability = model.predict(frame)
     contrib = contributions(model, frame, reference)
-    ranked = np.argsort(-contrib.to_numpy(), axis=1, kind="stable")
-    names = contrib.columns.to_numpy()
-    values = contrib.to_numpy()
-    reasons = {f"reason_{k + 1}": [] for k in range(top_reasons)}
-    families = {f"reason_{k + 1}_family": [] for k in range(top_reasons)}
-    for i in range(len(frame)):
-        row = frame.iloc[i]
-        for k in range(top_reasons):
-            j = ranked[i, k] if k < ranked.shape[1] else None
-            if j is not None and values[i, j] > 0.005:
-                families[f"reason_{k + 1}_family"].append(names[j])
-                reasons[f"reason_{k + 1}"].append(reason_text(names[j], row))
-            else:
-                families[f"reason_{k + 1}_family"].append(None)
-                reasons[f"reason_{k + 1}"].append(None)
+    reasons = ranked_reasons(frame, contrib, top_reasons)
     scores = pd.DataFrame(
         {
             "customer_id": frame["customer_id"].astype(str),
@@ -222,7 +321,6 @@ def score_customers(
             "model_name": model.name,
         }
     )
-    for k in range(top_reasons):
-        scores[f"reason_{k + 1}"] = reasons[f"reason_{k + 1}"]
-        scores[f"reason_{k + 1}_family"] = families[f"reason_{k + 1}_family"]
+    for column, values in reasons.items():
+        scores[column] = values
     return scores

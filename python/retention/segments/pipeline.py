@@ -11,6 +11,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from retention.dbt_logging import forward_to_dbt
+from retention.relations import quoted
 from retention.segments.features import FEATURE_SPECS
 from retention.segments.model import (
     SegmentRun,
@@ -67,6 +68,15 @@ INPUT_COLUMNS = list(
         ]
     )
 )
+
+
+def segmentation_rows(snapshots, cutoffs) -> pd.DataFrame:
+    """What run_segmentation reads of fct_customer_snapshots (relations, as dbt passes
+    them): the as-of rows (segmented) and the latest mature cutoff's (the backtest), as
+    the cutoff spine (int_cutoffs_generated) flags them, only INPUT_COLUMNS."""
+    spine = cutoffs.filter("is_scoring_cutoff or is_latest_mature_cutoff")
+    rows = snapshots.join(spine.project("cutoff_date, is_latest_mature_cutoff"), "cutoff_date")
+    return rows.project(quoted([c for c in INPUT_COLUMNS if c in rows.columns])).df()
 
 
 def empty_profiles() -> pd.DataFrame:
