@@ -10,7 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from churn_fixtures import make_snapshots
 from retention.churn.btyd import BtydModel, compiled_map, customer_lifetime_value
+from retention.churn.pipeline import run_customer_value
 
 
 def simulated_rfm(customers: int, seed: int) -> pd.DataFrame:
@@ -76,3 +78,18 @@ def test_a_compiled_fit_scores_and_survives_pickling_as_a_library_model():
     assert ((before.p_no_purchase >= 0) & (before.p_no_purchase <= 1)).all()
     clv = customer_lifetime_value(model, rfm, 365)
     assert np.isfinite(clv).all() and (clv > 0).all()
+
+
+def test_customer_value_fits_on_the_sample_and_scores_every_buyer():
+    snapshots = make_snapshots(n_customers=400, n_mature=2, seed=2)
+    buyers = snapshots[snapshots["is_scoring_cutoff"] & (snapshots["order_days_count"] >= 1)]
+    settings = {"churn_horizon_days": 90, "clv_horizon_days": 365}
+    whole = run_customer_value(snapshots, {**settings, "btyd_max_fit_customers": 10_000})
+    sampled = run_customer_value(snapshots, {**settings, "btyd_max_fit_customers": 100})
+    assert len(whole) == len(sampled) == len(buyers) > 100
+    assert set(sampled["customer_id"]) == set(buyers["customer_id"].astype(str))
+    assert sampled["p_alive"].between(0, 1).all()
+    # The parameters come from 100 buyers: close to, but not, the all-buyer fit.
+    assert not np.allclose(whole["p_alive"], sampled["p_alive"])
+    assert np.corrcoef(whole["expected_purchases_horizon"],
+                       sampled["expected_purchases_horizon"])[0, 1] > 0.9  # fmt: skip
