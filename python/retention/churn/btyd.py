@@ -88,9 +88,9 @@ class CompiledMap:
     """A BTYD model's MAP objective, compiled once per process and kind.
 
     PyMC-Marketing's MAP fit builds the model with the customers' data as graph constants,
-    then compiles and differentiates it (pm.find_MAP) on every call: seconds per fit
-    whatever the customer count, and, since PyTensor's on-disk C cache is keyed by the
-    constants, a C compilation for every new data set. Here the same model (the library's
+    then rewrites, differentiates and compiles it (pm.find_MAP) on every call: at 100k
+    customers most of a fit's time, some of it compiling C again for the new constants
+    (BENCHMARKS.md, "Churn model cost"). Here the same model (the library's
     default priors and likelihood distribution) holds its data in pm.Data containers, so
     one compiled log-density and gradient serve every fit: a fit swaps the data and runs
     find_MAP's optimisation (L-BFGS-B from the model's initial point, at most 5000
