@@ -13,6 +13,7 @@ Time is measured in weeks, as in the BTYD literature (better-conditioned fits).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -77,6 +78,135 @@ def rfm_from_snapshots(snapshots: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def _library_class(kind: str):
+    from pymc_marketing.clv import BetaGeoModel, ParetoNBDModel
+
+    return BetaGeoModel if kind == "bg_nbd" else ParetoNBDModel
+
+
+class CompiledMap:
+    """A BTYD model's MAP objective, compiled once per process and kind.
+
+    PyMC-Marketing's MAP fit builds the model with the customers' data as graph constants,
+    then rewrites, differentiates and compiles it (pm.find_MAP) on every call: at 100k
+    customers most of a fit's time, some of it compiling C again for the new constants
+    (BENCHMARKS.md, "Churn model cost"). Here the same model (the library's
+    default priors and likelihood distribution) holds its data in pm.Data containers, so
+    one compiled log-density and gradient serve every fit: a fit swaps the data and runs
+    find_MAP's optimisation (L-BFGS-B from the model's initial point, at most 5000
+    evaluations). tests/python/test_btyd.py holds its estimates to the library's own fit.
+    """
+
+    def __init__(self, kind: str):
+        import pymc as pm
+        from pymc.blocking import DictToArrayBijection
+        from pymc.initial_point import make_initial_point_fn
+
+        self.model = _map_graph(kind)
+        self.start = make_initial_point_fn(
+            model=self.model, jitter_rvs=set(), return_transformed=True
+        )(None)
+        values = {v.name: v for v in self.model.continuous_value_vars}
+        self.x0 = DictToArrayBijection.map({k: v for k, v in self.start.items() if k in values})
+        rvs = [self.model.values_to_rvs[values[name]] for name, *_ in self.x0.point_map_info]
+        self._logp = DictToArrayBijection.mapf(self.model.compile_logp(jacobian=False), self.start)
+        self._dlogp = DictToArrayBijection.mapf(
+            self.model.compile_dlogp(rvs, jacobian=False), self.start
+        )
+        self._set_data = pm.set_data
+
+    def solve(self, data: pd.DataFrame) -> dict[str, np.ndarray]:
+        """The MAP point (transformed value variables, as find_MAP's) for these customers."""
+        from pymc.blocking import DictToArrayBijection, RaveledVars
+        from pymc.tuning.starting import CostFuncWrapper
+        from scipy.optimize import minimize
+
+        observed = np.stack((data["recency"], data["frequency"]), axis=1).astype(float)
+        self._set_data(
+            {"T": data["T"].to_numpy(dtype=float), "observed": observed}, model=self.model
+        )
+        info = self.x0.point_map_info
+        cost = CostFuncWrapper(
+            5000,
+            False,
+            logp_func=lambda x: self._logp(RaveledVars(x, info)),
+            dlogp_func=lambda x: self._dlogp(RaveledVars(x, info)),
+        )
+        try:
+            optimum = minimize(cost, self.x0.data, method="L-BFGS-B", jac=True)["x"]
+        except StopIteration:  # find_MAP's evaluation budget: keep the last finite point
+            optimum = cost.previous_x
+        return DictToArrayBijection.rmap(RaveledVars(optimum, info), self.start)
+
+
+def _map_graph(kind: str):
+    """The library's model (default priors, no covariates) with its data in containers."""
+    import pymc as pm
+    from pymc_marketing.clv.distributions import BetaGeoNBD, ParetoNBD
+
+    config = _library_class(kind)().model_config
+    if config.get("purchase_covariate_cols") or config.get("dropout_covariate_cols"):
+        raise ValueError("CompiledMap mirrors the library's model without covariates")
+    with pm.Model() as model:
+        T = pm.Data("T", np.ones(2))
+        observed = pm.Data("observed", np.zeros((2, 2)))
+        # Variables in the library's order (the optimiser's parameter vector follows it).
+        alpha = config["alpha"].create_variable("alpha")
+        if kind == "bg_nbd":
+            phi = config["phi_dropout"].create_variable("phi_dropout")
+            kappa = config["kappa_dropout"].create_variable("kappa_dropout")
+            a = pm.Deterministic("a", phi * kappa)
+            b = pm.Deterministic("b", (1.0 - phi) * kappa)
+            r = config["r"].create_variable("r")
+            BetaGeoNBD("recency_frequency", a=a, b=b, r=r, alpha=alpha, T=T, observed=observed)
+        else:
+            beta = config["beta"].create_variable("beta")
+            r = config["r"].create_variable("r")
+            s = config["s"].create_variable("s")
+            ParetoNBD("recency_frequency", r=r, alpha=alpha, s=s, beta=beta, T=T, observed=observed)
+    return model
+
+
+_COMPILED: dict[str, CompiledMap] = {}
+
+
+def compiled_map(kind: str) -> CompiledMap:
+    """The process's CompiledMap of this kind (built on first use; callers hold the lock)."""
+    if kind not in _COMPILED:
+        _COMPILED[kind] = CompiledMap(kind)
+    return _COMPILED[kind]
+
+
+@functools.cache
+def _reusing_class(kind: str):
+    """The library's model class, fitted by MAP through the process's CompiledMap. Only
+    the optimisation changes: the library still builds its own model (no compilation),
+    and turns the MAP point into its InferenceData exactly as its _fit_MAP does, so
+    scoring, the registry's pickles and load_from_idata see a library model."""
+    base = _library_class(kind)
+
+    class ReusingCompiledMap(base):
+        def _fit_MAP(self, **kwargs):
+            return _map_inference_data(self.model, compiled_map(kind).solve(self.data))
+
+    ReusingCompiledMap.__name__ = f"{base.__name__}CompiledMap"
+    return ReusingCompiledMap
+
+
+def _map_inference_data(model, point: dict[str, np.ndarray]):
+    """A MAP point as InferenceData (one chain, one draw), as PyMC-Marketing's _fit_MAP."""
+    import pymc as pm
+    from pymc.backends.base import MultiTrace
+    from pymc.backends.ndarray import NDArray
+
+    names = {v.name for v in model.value_vars}
+    trace = NDArray(model=model)
+    trace.setup(draws=1, chain=0)
+    trace.record({k: v for k, v in point.items() if k in names}, in_warmup=False)
+    trace.close()
+    return pm.to_inference_data(MultiTrace([trace]), model=model)
+
+
 @dataclass
 class BtydScores:
     p_no_purchase: np.ndarray
@@ -100,10 +230,10 @@ class BtydModel:
         if max_customers is not None and len(data) > max_customers:
             keep = np.random.default_rng(0).choice(len(data), size=max_customers, replace=False)
             data = data.iloc[np.sort(keep)]
-        self.model_ = self._model_class()()
         with _PYTENSOR_LOCK, warnings.catch_warnings():
             warnings.simplefilter("ignore")
             logging.getLogger("pymc").setLevel(logging.ERROR)
+            self.model_ = _reusing_class(self.kind)()
             self.model_.fit(data=data, method="map", progressbar=False)
         posterior = self.model_.idata.posterior
         self.params_ = {
@@ -114,9 +244,7 @@ class BtydModel:
         return self
 
     def _model_class(self):
-        from pymc_marketing.clv import BetaGeoModel, ParetoNBDModel
-
-        return BetaGeoModel if self.kind == "bg_nbd" else ParetoNBDModel
+        return _library_class(self.kind)
 
     # PyMC models do not pickle (their graphs hold local functions), so the registry stores
     # the fitted InferenceData and rebuilds the model from it (PyMC-Marketing's own load path).

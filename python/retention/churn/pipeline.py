@@ -346,9 +346,16 @@ def _run_customer_value(snapshots: pd.DataFrame, settings: dict) -> pd.DataFrame
         log.warning("customer value skipped: %d buyers at as_of_date (need 50)", len(frame))
         return pd.DataFrame(columns=CUSTOMER_VALUE_COLUMNS)
     started = time.perf_counter()
-    log.info("customer value: fitting BG/NBD on %d buyers at as_of_date", len(frame))
+    # Parameters from a deterministic sample (churn_btyd_max_fit_customers, as in training);
+    # every buyer is scored with them.
+    sample = training_config(settings).btyd_max_fit_customers
+    log.info(
+        "customer value: fitting BG/NBD on %d of %d buyers at as_of_date",
+        min(sample, len(frame)),
+        len(frame),
+    )
     rfm = rfm_from_snapshots(frame)
-    bg_nbd = BtydModel("bg_nbd").fit(rfm)
+    bg_nbd = BtydModel("bg_nbd").fit(rfm, sample)
     horizon_scores = bg_nbd.score(rfm, horizon)
     clv_scores = bg_nbd.score(rfm, clv_horizon)
     log.info("customer value: BG/NBD fitted and scored in %.1fs", time.perf_counter() - started)

@@ -75,7 +75,7 @@ class TrainingConfig:
     # (all their cutoffs kept): every recipe is fitted at several dates, and beyond this the
     # learners gain little (BENCHMARKS.md) while the cost grows linearly.
     max_training_rows: int = 250_000
-    btyd_max_fit_customers: int = 100_000  # BTYD parameters from a sample; everyone is scored
+    btyd_max_fit_customers: int = 25_000  # BTYD parameters from a sample; everyone is scored
     score_all_candidates: bool = False  # also score the as-of rows with every learner's best
     importance_repeats: int = 2
     importance_max_rows: int = 5000
