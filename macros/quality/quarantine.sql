@@ -36,14 +36,17 @@
     `key_version_number` (null for rows that are not valid first copies) and
     `quarantine_reason` (null = the row goes to staging).
 
-    Emits four CTEs; the last, `resolved`, is the result. Duplicates are rare,
-    so rows are ranked with window functions only where they have a duplicate:
-    which row hashes and which keys repeat is found with aggregates over one
-    narrow column, and every other row gets number 1 without a sort. (Ranking
-    every row buffered and sorted whole rows twice: staging was 60% of a
-    1M-customer build.) The repeat check compares a key's text (parts joined
-    with '|'); a false match only sends a row to the ranked branch, where it
-    is ranked on the real key columns, so it cannot change an outcome.
+    Emits three CTEs; the last, `resolved`, is the result. Duplicates are
+    rare, so only rows that have one are ranked with window functions: which
+    row hashes repeat, and which natural keys have more than one distinct
+    valid row (min(hash) <> max(hash)), is found with aggregates over narrow
+    columns; every other row gets number 1 without a sort. (Ranking every row
+    sorted whole rows twice: staging was 60% of a 1M-customer build.) Copies
+    share their hash and so their validity, so a key's first copies are all in
+    the ranked part whenever one is. The repeat check compares a key's text
+    (parts joined with '|'); a false match only sends a row to the ranked
+    part, where it is ranked on the real key columns: it cannot change an
+    outcome.
 -#}
 {% macro resolve_duplicates(checked_cte, natural_key, latest_by, fallback) -%}
     {%- set key_text -%}
@@ -54,7 +57,12 @@
             {%- endfor %}
         )
     {%- endset -%}
-    {%- set is_first_valid_copy = 'row_reason is null and exact_copy_number = 1' -%}
+    {%- set needs_ranking -%}
+        (
+            raw_row_hash in (select duplicated_row_hashes.raw_row_hash from duplicated_row_hashes)
+            or (row_reason is null and {{ key_text }} in (select duplicated_keys.key_text from duplicated_keys))
+        )
+    {%- endset -%}
 duplicated_row_hashes as (
 
     select raw_row_hash
@@ -64,38 +72,13 @@ duplicated_row_hashes as (
 
 ),
 
-copies_numbered as (
-
-    select
-        *,
-        concat(raw_row_hash, '-', cast(exact_copy_number as {{ dbt.type_string() }})) as raw_row_id
-    from (
-        select
-            *,
-            cast(1 as {{ dbt.type_int() }}) as exact_copy_number
-        from {{ checked_cte }}
-        where raw_row_hash not in (select duplicated_row_hashes.raw_row_hash from duplicated_row_hashes)
-
-        union all
-
-        select
-            *,
-            cast(row_number() over (
-                partition by raw_row_hash order by {{ retention.load_order_desc([]) }}
-            ) as {{ dbt.type_int() }}) as exact_copy_number
-        from {{ checked_cte }}
-        where raw_row_hash in (select duplicated_row_hashes.raw_row_hash from duplicated_row_hashes)
-    ) as copies
-
-),
-
 duplicated_keys as (
 
     select {{ key_text }} as key_text
-    from copies_numbered
-    where {{ is_first_valid_copy }}
+    from {{ checked_cte }}
+    where row_reason is null
     group by 1
-    having count(*) > 1
+    having min(raw_row_hash) <> max(raw_row_hash)
 
 ),
 
@@ -111,33 +94,40 @@ resolved as (
     from (
         select
             *,
-            cast(null as {{ dbt.type_int() }}) as key_version_number
-        from copies_numbered
-        where not ({{ is_first_valid_copy }})
+            cast(1 as {{ dbt.type_int() }}) as exact_copy_number,
+            concat(raw_row_hash, '-1') as raw_row_id,
+            cast(case when row_reason is null then 1 end as {{ dbt.type_int() }}) as key_version_number
+        from {{ checked_cte }}
+        where not {{ needs_ranking }}
 
         union all
 
         select
             *,
-            cast(1 as {{ dbt.type_int() }}) as key_version_number
-        from copies_numbered
-        where
-            {{ is_first_valid_copy }}
-            and {{ key_text }} not in (select duplicated_keys.key_text from duplicated_keys)
-
-        union all
-
-        select
-            *,
-            cast(row_number() over (
-                partition by {% for column in natural_key %}{{ column }}{% if not loop.last %}, {% endif %}{% endfor %}
-                order by {% if latest_by %}{{ latest_by }} desc, {% endif %}{{ retention.load_order_desc(fallback) }}
-            ) as {{ dbt.type_int() }}) as key_version_number
-        from copies_numbered
-        where
-            {{ is_first_valid_copy }}
-            and {{ key_text }} in (select duplicated_keys.key_text from duplicated_keys)
-    ) as versions
+            case
+                when row_reason is null and exact_copy_number = 1
+                    then cast(row_number() over (
+                        partition by
+                            {% for column in natural_key %}{{ column }}, {% endfor -%}
+                            row_reason is null and exact_copy_number = 1
+                        order by {% if latest_by %}{{ latest_by }} desc, {% endif %}{{ retention.load_order_desc(fallback) }}
+                    ) as {{ dbt.type_int() }})
+            end as key_version_number
+        from (
+            select
+                *,
+                concat(raw_row_hash, '-', cast(exact_copy_number as {{ dbt.type_string() }})) as raw_row_id
+            from (
+                select
+                    *,
+                    cast(row_number() over (
+                        partition by raw_row_hash order by {{ retention.load_order_desc([]) }}
+                    ) as {{ dbt.type_int() }}) as exact_copy_number
+                from {{ checked_cte }}
+                where {{ needs_ranking }}
+            ) as copies_numbered
+        ) as ids_assigned
+    ) as ranked
 
 )
 {%- endmacro %}
