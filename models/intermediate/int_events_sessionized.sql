@@ -80,6 +80,16 @@ numbered as (
         ) as {{ dbt.type_bigint() }}) as derived_session_number
     from gaps
 
+    union all
+
+    -- customers whose events all carry a session_id: nothing to derive, nothing sorted
+    select
+        *,
+        cast(null as {{ dbt.type_bigint() }}) as seconds_since_previous_event,
+        cast(null as {{ dbt.type_bigint() }}) as derived_session_number
+    from events
+    where customer_id not in (select customers_deriving_sessions.customer_id from customers_deriving_sessions)
+
 ),
 
 final as (
@@ -98,21 +108,6 @@ final as (
         session_id is null as is_derived_session,
         {{ retention.run_checked_at() }} as checked_at
     from numbered
-
-    union all
-
-    select
-        event_id,
-        customer_id,
-        product_id,
-        event_at,
-        event_date,
-        event_type,
-        session_id as session_key,
-        false as is_derived_session,
-        {{ retention.run_checked_at() }} as checked_at
-    from events
-    where customer_id not in (select customers_deriving_sessions.customer_id from customers_deriving_sessions)
     {% if is_incremental() %}
         union all
         -- tombstone: a touched customer with no clean event left (dropped by the post-hook)
