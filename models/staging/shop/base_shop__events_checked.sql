@@ -76,7 +76,7 @@ batch as (
 
 ),
 
-checked as (
+checked as {{ retention.inline_cte() }} (
 
     select
         batch.*,

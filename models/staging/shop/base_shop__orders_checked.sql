@@ -72,7 +72,7 @@ batch as (
 
 ),
 
-checked as (
+checked as {{ retention.inline_cte() }} (
 
     select
         *,
