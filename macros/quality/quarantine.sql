@@ -37,16 +37,18 @@
     `quarantine_reason` (null = the row goes to staging).
 
     Emits three CTEs; the last, `resolved`, is the result. Duplicates are
-    rare, so only rows that have one are ranked with window functions: which
-    row hashes repeat, and which natural keys have more than one distinct
-    valid row (min(hash) <> max(hash)), is found with aggregates over narrow
-    columns; every other row gets number 1 without a sort. (Ranking every row
-    sorted whole rows twice: staging was 60% of a 1M-customer build.) Copies
-    share their hash and so their validity, so a key's first copies are all in
-    the ranked part whenever one is. The repeat check compares a key's text
-    (parts joined with '|'); a false match only sends a row to the ranked
-    part, where it is ranked on the real key columns: it cannot change an
-    outcome.
+    rare, so only rows that may have one are ranked with window functions:
+    which row hashes repeat, and which natural keys repeat among the valid
+    rows, is found with aggregates over a 64-bit hash of each (hash64: a
+    number, so 100M distinct values group in memory where the 32-character
+    strings spilled tens of GB); every other row gets number 1 without a
+    sort. (Ranking every row sorted whole rows twice: staging was 60% of a
+    1M-customer build.) A repeated hash value is only a candidate: the ranked
+    part numbers rows on the real row hash and the real key columns, so a
+    false match (a hash collision, or two keys whose text joined with '|' is
+    the same) cannot change an outcome, and every row of a repeated key or
+    row hash is in the ranked part whenever one is. Copies share their hash
+    and so their validity.
 -#}
 {% macro resolve_duplicates(checked_cte, natural_key, latest_by, fallback) -%}
     {%- set key_text -%}
@@ -59,26 +61,26 @@
     {%- endset -%}
     {%- set needs_ranking -%}
         (
-            raw_row_hash in (select duplicated_row_hashes.raw_row_hash from duplicated_row_hashes)
-            or (row_reason is null and {{ key_text }} in (select duplicated_keys.key_text from duplicated_keys))
+            {{ retention.hash64('raw_row_hash') }} in (select repeated_row_hashes.bucket from repeated_row_hashes)
+            or (row_reason is null and {{ retention.hash64(key_text) }} in (select repeated_keys.bucket from repeated_keys))
         )
     {%- endset -%}
-duplicated_row_hashes as (
+repeated_row_hashes as (
 
-    select raw_row_hash
+    select {{ retention.hash64('raw_row_hash') }} as bucket
     from {{ checked_cte }}
-    group by raw_row_hash
+    group by 1
     having count(*) > 1
 
 ),
 
-duplicated_keys as (
+repeated_keys as (
 
-    select {{ key_text }} as key_text
+    select {{ retention.hash64(key_text) }} as bucket
     from {{ checked_cte }}
     where row_reason is null
     group by 1
-    having min(raw_row_hash) <> max(raw_row_hash)
+    having count(*) > 1
 
 ),
 
