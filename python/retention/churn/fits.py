@@ -6,12 +6,19 @@ labels. M(t) is fitted the first time it is asked for, on the rows of the
 cutoffs labelled by t (a deterministic sample of whole customers above the row
 cap), and kept; so is every prediction. Nothing here decides what is
 validated where: that is the plan's and the recipes' job.
+
+`prefetch` fits a list of models ahead of use, in parallel threads when asked
+(`fit_workers`): each fit stays single-threaded and seeded, so the models are the
+same whatever the number of workers (tests/python/test_churn_fit_workers.py).
 """
 
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -25,6 +32,9 @@ from retention.churn.plan import CutoffPlan
 log = logging.getLogger(__name__)
 
 ENSEMBLE = "ensemble_mean"  # the average of the other classifier learners
+# Learners that seed process-wide state when they fit (Keras sets the TensorFlow, NumPy and
+# Python seeds): their fits run one at a time, on one worker.
+SERIAL_LEARNERS = ("keras_mlp",)
 
 
 def sample_customers(rows: pd.DataFrame, max_rows: int) -> pd.DataFrame:
@@ -63,6 +73,7 @@ class OutOfTimeFits:
         self._btyd_scores: dict[tuple[str, pd.Timestamp, pd.Timestamp], BtydScores] = {}
         self.timings: dict[str, float] = {}
         self.training_rows: dict[tuple[str, pd.Timestamp], int] = {}
+        self._timings_lock = threading.Lock()
 
     # ---------- rows and labels
     def rows(self, at: pd.Timestamp) -> pd.DataFrame:
@@ -100,10 +111,11 @@ class OutOfTimeFits:
         pipeline = build_candidate(learner, self.numeric, self.categorical, self.seed)
         pipeline.fit(rows[columns], rows[LABEL_COLUMN].astype(float).to_numpy())
         seconds = time.perf_counter() - started
-        self.timings[f"{learner}_fit_seconds"] = (
-            self.timings.get(f"{learner}_fit_seconds", 0.0) + seconds
-        )
-        self.training_rows[(learner, fit_date)] = len(rows)
+        with self._timings_lock:
+            self.timings[f"{learner}_fit_seconds"] = (
+                self.timings.get(f"{learner}_fit_seconds", 0.0) + seconds
+            )
+            self.training_rows[(learner, fit_date)] = len(rows)
         log.info(
             "fitted %s at %s on %d rows (%d cutoffs) in %.1fs",
             learner,
@@ -113,6 +125,60 @@ class OutOfTimeFits:
             seconds,
         )
         return pipeline
+
+    def prefetch(self, models: list[tuple[str, pd.Timestamp]], workers: int) -> None:
+        """Fit the (learner, fit date) models not fitted yet, `workers` at a time.
+
+        With one worker nothing happens here: the models are fitted on first use, in the
+        order they are asked for. With more, the serial learners (Keras) run one after the
+        other on the first worker, which then helps with the rest; every fit keeps the
+        calling thread's BLAS/OpenMP limit (RETENTION_ML_THREADS).
+        """
+        wanted = self._not_fitted(models)
+        if workers <= 1 or len(wanted) < 2:
+            return
+        shared: queue.SimpleQueue = queue.SimpleQueue()
+        for key in wanted:
+            if key[0] not in SERIAL_LEARNERS:
+                shared.put(key)
+        serial = [key for key in wanted if key[0] in SERIAL_LEARNERS]
+        lanes = [serial] + [[] for _ in range(min(workers, len(wanted)) - 1)]
+        started = time.perf_counter()
+        threads = _thread_limit()
+        with ThreadPoolExecutor(max_workers=len(lanes), thread_name_prefix="churn-fit") as pool:
+            for done in [pool.submit(self._lane, own, shared, threads) for own in lanes]:
+                done.result()
+        log.info(
+            "fitted %d models on %d workers in %.1fs",
+            len(wanted),
+            len(lanes),
+            time.perf_counter() - started,
+        )
+
+    def _not_fitted(self, models) -> list[tuple[str, pd.Timestamp]]:
+        """The models not fitted yet, an ensemble standing for its members, in order."""
+        wanted: dict[tuple[str, pd.Timestamp], None] = {}
+        for learner, fit_date in models:
+            for member in self.learners if learner == ENSEMBLE else [learner]:
+                key = (member, pd.Timestamp(fit_date))
+                if key not in self._pipelines:
+                    wanted[key] = None
+        return list(wanted)
+
+    def _lane(self, own: list, shared: queue.SimpleQueue, threads: int) -> None:
+        """One worker: its own models first, then whatever is left in the shared queue."""
+        from threadpoolctl import threadpool_limits
+
+        # OpenMP's thread count is per native thread: a new thread starts at the default.
+        with threadpool_limits(limits=threads):
+            for key in own:
+                self._pipelines[key] = self._fit(*key)
+            while True:
+                try:
+                    key = shared.get_nowait()
+                except queue.Empty:
+                    return
+                self._pipelines[key] = self._fit(*key)
 
     def raw(self, learner: str, fit_date: pd.Timestamp, at: pd.Timestamp) -> np.ndarray:
         key = (learner, pd.Timestamp(fit_date), pd.Timestamp(at))
@@ -152,3 +218,10 @@ class OutOfTimeFits:
 
     def btyd_learner(self, kind: str, fitted_at: pd.Timestamp) -> BtydLearner:
         return BtydLearner(self._btyd_model(kind, fitted_at), self.plan.horizon_days)
+
+
+def _thread_limit() -> int:
+    """The calling thread's BLAS/OpenMP thread limit (what ml_threads set), at least 1."""
+    from threadpoolctl import threadpool_info
+
+    return max(1, min((lib["num_threads"] for lib in threadpool_info()), default=1))

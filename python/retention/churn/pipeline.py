@@ -120,9 +120,19 @@ def empty_frame(columns: dict[str, str]) -> pd.DataFrame:
     return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in columns.items()})
 
 
+def fit_workers() -> int:
+    """How many churn models fit at once (RETENTION_ML_FIT_WORKERS; default 2, or 1 on a
+    one-core machine). Training is usually the only node running for most of its time,
+    and its fits are single-threaded (ml_threads), so two share the cores well."""
+    value = os.environ.get("RETENTION_ML_FIT_WORKERS")
+    if value:
+        return max(1, int(value))
+    return min(2, len(os.sched_getaffinity(0)))
+
+
 def training_config(settings: dict) -> TrainingConfig:
     """Build the config from dbt model config values (which may arrive as strings)."""
-    config = TrainingConfig()
+    config = TrainingConfig(fit_workers=fit_workers())
     for f in fields(TrainingConfig):
         value = settings.get(f.name)
         if value is None:

@@ -154,6 +154,22 @@ def recipe_sources(recipe: Recipe, origin: Origin) -> tuple[tuple, tuple]:
     return ("model", recipe.learner, model_date, t), ("model", recipe.learner, learned_on, v)
 
 
+def models_needed(recipes: list[Recipe], origins: list[Origin]) -> list[tuple[str, pd.Timestamp]]:
+    """The classifier models, as (learner, fit date), that applying these recipes at these
+    origins fits: the applied model and, when calibrated, the one the calibration is
+    learned on. The same sources apply_recipe reads, so a prefetch fits nothing unused."""
+    needed: dict[tuple[str, pd.Timestamp], None] = {}
+    for recipe in recipes:
+        if recipe.learner in BTYD_LEARNERS or recipe.learner == CONSTANT:
+            continue
+        for origin in origins:
+            applied, learned_on = recipe_sources(recipe, origin)
+            needed[applied[1:3]] = None
+            if recipe.calibration != "none":
+                needed[learned_on[1:3]] = None
+    return list(needed)
+
+
 def _values(inputs: RecipeInputs, source: tuple) -> np.ndarray:
     kind, *key = source
     return (inputs.btyd if kind == "btyd" else inputs.raw)(*key)

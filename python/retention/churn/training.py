@@ -45,6 +45,7 @@ from retention.churn.recipes import (
     apply_recipe,
     enumerate_recipes,
     fit_calibrator,
+    models_needed,
 )
 from retention.churn.selection import best_baseline, choose, origin_metrics, summarise
 from retention.definitions import snapshot_horizon_days
@@ -79,6 +80,14 @@ class TrainingConfig:
     score_all_candidates: bool = False  # also score the as-of rows with every learner's best
     importance_repeats: int = 2
     importance_max_rows: int = 5000
+    # Models fitted at once, in threads (RETENTION_ML_FIT_WORKERS in a build). Each fit is
+    # single-threaded and seeded, so this changes the time, not the models; it is left
+    # out of the model version.
+    fit_workers: int = 1
+
+
+# TrainingConfig fields that change how long a run takes, not what it produces.
+EXECUTION_ONLY = ("fit_workers",)
 
 
 @dataclass
@@ -244,6 +253,7 @@ def select_recipe(split: Split, fits: OutOfTimeFits, config: TrainingConfig) -> 
     recipes = candidate_recipes(split, fits, config)
     validated = recipes + report_only_recipes(split, fits, config)
     origins = split.plan.origins
+    fits.prefetch(models_needed(validated, origins), config.fit_workers)
     predictions = {r.name: {o.date: apply_recipe(r, o, fits) for o in origins} for r in validated}
     per_origin = origin_metrics(validated, predictions, origins, fits)
     reference = reference_scores(split, fits)
@@ -377,7 +387,10 @@ def as_of_scores(selection, shipped, split, fits, config) -> pd.DataFrame:
     summary = selection.summary[selection.summary["model_name"].isin(names)]
     best = summary.loc[summary.groupby("learner")["log_loss"].idxmin(), "model_name"]
     baselines = summary.loc[summary["model_kind"] == "baseline", "model_name"]
-    for name in dict.fromkeys([*best, *baselines]):
+    names = list(dict.fromkeys([*best, *baselines]))
+    recipes = [selection.recipe_named(name, extra) for name in names]
+    fits.prefetch(models_needed(recipes, [split.plan.ship]), config.fit_workers)
+    for name in names:
         out[name] = apply_recipe(selection.recipe_named(name, extra), split.plan.ship, fits)
     return out
 
@@ -508,7 +521,8 @@ def run_record(
 
 def model_version_of(fingerprint: str, config: TrainingConfig) -> str:
     """Derived from the data, the config and the package version: reruns are idempotent."""
-    config_json = json.dumps(asdict(config), sort_keys=True, default=str)
+    settings = {k: v for k, v in asdict(config).items() if k not in EXECUTION_ONLY}
+    config_json = json.dumps(settings, sort_keys=True, default=str)
     digest = hashlib.sha256((fingerprint + config_json + __version__).encode()).hexdigest()
     return "churn-" + digest[:12]
 
@@ -538,6 +552,7 @@ def train_churn_model(
     selection = select_recipe(split, fits, config)
     decision = promotion(champion, champion_version, model_version, selection, split, fits)
     selection = with_champion(selection, decision)
+    fits.prefetch(models_needed([selection.recipe], [split.plan.ship]), config.fit_workers)
     shipped = build_model(selection.recipe, split.plan.ship, split, fits)
     as_of = as_of_scores(selection, shipped, split, fits, config)
     importance = importance_of(selection.recipe, split, fits, config)

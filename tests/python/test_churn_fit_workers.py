@@ -1,0 +1,103 @@
+"""Parallel fits (RETENTION_ML_FIT_WORKERS): the same run, only faster.
+
+Training fits each learner at several dates; with more than one worker those fits run in
+threads. Each fit is single-threaded and seeded, so the selection, every validation
+metric, the shipped scores and the model version must be identical to one worker's.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from churn_fixtures import FAST_CANDIDATES, make_snapshots, single_threaded
+from retention.churn.fits import OutOfTimeFits
+from retention.churn.pipeline import fit_workers
+from retention.churn.recipes import apply_recipe, models_needed
+from retention.churn.training import (
+    TrainingConfig,
+    candidate_recipes,
+    split_snapshots,
+    train_churn_model,
+)
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    with single_threaded():
+        yield
+
+
+@pytest.fixture(scope="module")
+def snapshots() -> pd.DataFrame:
+    return make_snapshots(n_customers=900, n_mature=10, seed=3)
+
+
+def assert_same_run(one, two) -> None:
+    assert one.model_version == two.model_version
+    assert one.run["chosen_model"] == two.run["chosen_model"]
+    pd.testing.assert_frame_equal(
+        one.evaluation.drop(columns="model_version"),
+        two.evaluation.drop(columns="model_version"),
+        check_exact=True,
+    )
+    pd.testing.assert_frame_equal(one.as_of_predictions, two.as_of_predictions, check_exact=True)
+    pd.testing.assert_frame_equal(
+        one.validation_predictions, two.validation_predictions, check_exact=True
+    )
+
+
+def test_two_workers_train_exactly_what_one_does(snapshots):
+    config = {"candidates": (*FAST_CANDIDATES, "ensemble_mean"), "use_btyd": False,
+              "score_all_candidates": True}  # fmt: skip
+    one = train_churn_model(snapshots, TrainingConfig(**config, fit_workers=1))
+    two = train_churn_model(snapshots, TrainingConfig(**config, fit_workers=2))
+    assert_same_run(one, two)
+    # the same fits were made, once each
+    assert one.timings.keys() == two.timings.keys()
+
+
+def test_prefetch_fits_exactly_the_models_the_recipes_use(snapshots):
+    config = TrainingConfig(candidates=(*FAST_CANDIDATES, "ensemble_mean"), use_btyd=False)
+    split = split_snapshots(snapshots, config)
+    args = (split.frame, split.plan, split.numeric, split.categorical,
+            list(config.candidates), config.seed, config.max_training_rows)  # fmt: skip
+    lazy, eager = OutOfTimeFits(*args), OutOfTimeFits(*args)
+    recipes = candidate_recipes(split, lazy, config)
+    eager.prefetch(models_needed(recipes, split.plan.origins), workers=2)
+    prefetched = set(eager._pipelines)
+
+    for recipe in recipes:
+        for origin in split.plan.origins:
+            np.testing.assert_array_equal(
+                apply_recipe(recipe, origin, lazy), apply_recipe(recipe, origin, eager)
+            )
+
+    def fitted(fits):
+        return {key for key in fits._pipelines if key[0] != "ensemble_mean"}
+
+    assert prefetched == fitted(lazy)  # what the lazy path fitted on first use
+    assert fitted(eager) == prefetched  # and nothing was left to fit after the prefetch
+
+
+def test_worker_count_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv("RETENTION_ML_FIT_WORKERS", "3")
+    assert fit_workers() == 3
+    monkeypatch.setenv("RETENTION_ML_FIT_WORKERS", "0")
+    assert fit_workers() == 1
+    monkeypatch.delenv("RETENTION_ML_FIT_WORKERS")
+    assert fit_workers() == min(2, len(os.sched_getaffinity(0)))
+
+
+@pytest.mark.slow
+def test_keras_fits_in_a_worker_thread_are_the_ones_a_single_worker_makes(snapshots):
+    config = {"candidates": ("logistic_regression", "keras_mlp"), "use_btyd": False,
+              "score_all_candidates": True}  # fmt: skip
+    one = train_churn_model(snapshots, TrainingConfig(**config, fit_workers=1))
+    two = train_churn_model(snapshots, TrainingConfig(**config, fit_workers=2))
+    assert_same_run(one, two)
