@@ -72,9 +72,9 @@ def origins(work: Path, cdnow: Path, quick: bool, only: str = "all") -> list[Ori
     return specs
 
 
-def run_one(spec: OriginSpec, work: Path) -> dict:
+def run_one(spec: OriginSpec, work: Path, fit_workers: int = 1) -> dict:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    built = build_origin(spec, work / "builds")
+    built = build_origin(spec, work / "builds", fit_workers=fit_workers)
     result = score_origin(spec, built)
     log.info("%s: shipped %s, holds=%s (%.0f s)", spec.name, result["chosen_model"],
              result["holds"], result["build_seconds"])  # fmt: skip
@@ -165,7 +165,9 @@ def main(argv=None) -> int:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         results = []
         with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-            for result in pool.map(run_one, specs, [work] * len(specs)):
+            # the cores are shared between the builds that run at once
+            workers = max(1, len(os.sched_getaffinity(0)) // args.jobs)
+            for result in pool.map(run_one, specs, [work] * len(specs), [workers] * len(specs)):
                 results.append(result)  # written as they finish: a long run keeps its origins
                 _write(args.out, results, time.perf_counter() - started)
     wall = time.perf_counter() - started

@@ -63,10 +63,16 @@ class OriginSpec:
 
 
 def build_origin(
-    spec: OriginSpec, work: Path, timeout: float = 3600, report_only: bool = True
+    spec: OriginSpec,
+    work: Path,
+    timeout: float = 3600,
+    report_only: bool = True,
+    fit_workers: int = 1,
 ) -> dict:
     """Run the build for one origin; returns where it wrote and how long it took.
-    `report_only` also validates and scores the learners that are off by default."""
+    `report_only` also validates and scores the learners that are off by default;
+    `fit_workers` is how many churn models fit at once (the results do not depend on it:
+    builds that run side by side share the cores, so one each is the default)."""
     folder = work / f"{spec.dataset}_{spec.as_of}_H{spec.horizon_days}"
     folder.mkdir(parents=True, exist_ok=True)
     database = folder / "warehouse.duckdb"
@@ -83,7 +89,11 @@ def build_origin(
             "publish_marts": False,
             **spec.dbt_vars,
         },
-        env={"RETENTION_ARTIFACTS": str(folder / "artifacts"), "RETENTION_ML_THREADS": "1"},
+        env={
+            "RETENTION_ARTIFACTS": str(folder / "artifacts"),
+            "RETENTION_ML_THREADS": "1",
+            "RETENTION_ML_FIT_WORKERS": str(fit_workers),
+        },
         timeout=timeout,
     )
     return {"database": database, "artifacts": folder / "artifacts",
