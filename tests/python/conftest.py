@@ -31,6 +31,16 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     os.environ[TIER] = "integration" if item.get_closest_marker("integration") else "unit"
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """BLAS/OpenMP limited to one thread for a module's tests (churn_fixtures.single_threaded);
+    use with `pytestmark = pytest.mark.usefixtures("one_thread")`."""
+    from churn_fixtures import single_threaded
+
+    with single_threaded():
+        yield
+
+
 @pytest.fixture(scope="session")
 def small_build(tmp_path_factory) -> Build:
     """`dbt build` of the whole project, on 700 generated customers (two years, every

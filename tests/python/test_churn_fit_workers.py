@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churn_fixtures import FAST_CANDIDATES, make_snapshots, single_threaded
+from churn_fixtures import FAST_CANDIDATES, make_snapshots
 from retention.churn.fits import OutOfTimeFits
 from retention.churn.pipeline import fit_workers
 from retention.churn.recipes import apply_recipe, models_needed
@@ -27,10 +27,7 @@ from retention.churn.training import (
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    with single_threaded():
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

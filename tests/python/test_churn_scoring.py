@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from churn_fixtures import AS_OF, FAST_CANDIDATES, make_snapshots, single_threaded
+from churn_fixtures import AS_OF, FAST_CANDIDATES, make_snapshots
 from retention.churn import reads
 from retention.churn.frames import prepare_snapshots
 from retention.churn.pipeline import (
@@ -36,10 +36,7 @@ REASONS = 3
 SETTINGS = {"candidates": "['logistic_regression']", "use_btyd": "false"}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    with single_threaded():
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

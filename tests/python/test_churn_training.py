@@ -20,7 +20,6 @@ from churn_fixtures import (
     FAST_CANDIDATES,
     make_snapshots,
     shuffle_labels,
-    single_threaded,
 )
 from retention.churn import metrics
 from retention.churn.btyd import rfm_from_snapshots
@@ -46,10 +45,7 @@ def fast_config(**overrides) -> TrainingConfig:
     return TrainingConfig(**{"candidates": FAST_CANDIDATES, "use_btyd": False, **overrides})
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    with single_threaded():
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
