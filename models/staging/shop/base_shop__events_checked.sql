@@ -9,7 +9,7 @@
 
 with
 
-events as (
+events as {{ retention.inline_cte() }} (
 
     select * from {{ ref('base_shop__events') }}
 
@@ -23,7 +23,7 @@ id_presence as (
 
 ),
 
-typed as (
+typed as {{ retention.inline_cte() }} (
 
     select
         raw_row_hash,

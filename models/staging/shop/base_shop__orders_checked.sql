@@ -14,7 +14,7 @@ orders as (
 
 ),
 
-typed as (
+typed as {{ retention.inline_cte() }} (
 
     select
         raw_row_hash,
