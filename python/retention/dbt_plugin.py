@@ -36,16 +36,41 @@ def check_not_locked(path: Path) -> None:
         # Anything else: dbt's own connect reports it, as without this plugin.
 
 
+# Every scikit-learn module the package imports (tests/python/test_dbt_plugin.py checks the
+# list against the source): the preload below imports them all.
+SKLEARN_MODULES = (
+    "sklearn.base",
+    "sklearn.calibration",
+    "sklearn.cluster",
+    "sklearn.compose",
+    "sklearn.ensemble",
+    "sklearn.impute",
+    "sklearn.isotonic",
+    "sklearn.linear_model",
+    "sklearn.metrics",
+    "sklearn.neighbors",
+    "sklearn.pipeline",
+    "sklearn.preprocessing",
+    "sklearn.svm",
+)
+
+
 def preload_scikit_learn() -> None:
-    """Import scikit-learn in dbt's main thread, before its worker threads start.
+    """Import the scikit-learn modules the package uses in dbt's main thread, before its
+    worker threads start.
 
     dbt runs Python models in threads of one process; two of them importing sklearn for
     the first time at once can get a partially initialized module ("cannot import name
-    'clone' from partially initialized module 'sklearn.base'"): sklearn's imports are
-    circular and Python's deadlock avoidance hands one thread the half-built module.
-    Seen with the default two threads (docs/toolchain.md, gotcha 15). About a second,
-    once per dbt invocation that connects to the warehouse."""
-    import sklearn.base  # noqa: F401
+    'clone' from partially initialized module 'sklearn.base'") or a `_DeadlockError`
+    (`sklearn.tree._criterion`, when churn training and customer value both imported
+    `sklearn.ensemble`): sklearn's imports are circular, and Python's deadlock avoidance
+    hands one thread the half-built module or gives up. Seen with the default two threads
+    (docs/toolchain.md, gotcha 15). About 1.5 s, once per dbt invocation that connects to
+    the warehouse."""
+    import importlib
+
+    for module in SKLEARN_MODULES:
+        importlib.import_module(module)
 
 
 # DuckDB's share of the machine's memory. Not DuckDB's own default (80%): the dbt Python

@@ -3,8 +3,14 @@ thread, so two Python models never race on its first import (docs/toolchain.md, 
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from pathlib import Path
+
+from retention.dbt_plugin import SKLEARN_MODULES
+
+PACKAGE = Path(__file__).resolve().parents[2] / "python" / "retention"
 
 
 def test_connecting_imports_scikit_learn_first():
@@ -14,10 +20,23 @@ def test_connecting_imports_scikit_learn_first():
         "from retention.dbt_plugin import Plugin\n"
         "assert 'sklearn' not in sys.modules\n"
         "Plugin('retention', {}).update_connection_config(SimpleNamespace(path=':memory:'), {})\n"
-        "print('sklearn.base' in sys.modules)\n"
+        "from retention.dbt_plugin import SKLEARN_MODULES\n"
+        "print(all(m in sys.modules for m in SKLEARN_MODULES))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "True"
+
+
+def test_the_preload_covers_every_scikit_learn_module_the_package_imports():
+    """A new `from sklearn.x import ...` in the package must join the preload, or two Python
+    models could race on importing it."""
+    imported = set()
+    for path in PACKAGE.rglob("*.py"):
+        imported |= set(
+            re.findall(r"^\s*(?:from|import) (sklearn\.[a-z_]+)", path.read_text(), re.M)
+        )
+    assert imported, "the package imports scikit-learn modules"
+    assert imported <= set(SKLEARN_MODULES), sorted(imported - set(SKLEARN_MODULES))
 
 
 def test_memory_limit_is_half_the_machine_unless_the_env_sets_it():
