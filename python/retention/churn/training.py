@@ -390,8 +390,8 @@ def as_of_scores(selection, shipped, split, fits, config) -> pd.DataFrame:
     names = list(dict.fromkeys([*best, *baselines]))
     recipes = [selection.recipe_named(name, extra) for name in names]
     fits.prefetch(models_needed(recipes, [split.plan.ship]), config.fit_workers)
-    for name in names:
-        out[name] = apply_recipe(selection.recipe_named(name, extra), split.plan.ship, fits)
+    for name, recipe in zip(names, recipes, strict=True):
+        out[name] = apply_recipe(recipe, split.plan.ship, fits)
     return out
 
 
