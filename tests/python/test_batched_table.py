@@ -1,0 +1,54 @@
+"""The feature table built one cutoff per statement (the `batched_table` materialization,
+docs/scale.md) holds exactly the rows the model's SQL gives in one statement.
+
+Reuses the session's small build: its compiled SQL of int_snapshots_featurized is run
+whole, as `table` would run it, and compared with the table the batches built, row for
+row (EXCEPT ALL both ways, so duplicates count too)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from dbt_runner import query
+
+pytestmark = pytest.mark.integration  # reuses the session's dbt build
+
+MODEL = "int_snapshots_featurized"
+TABLE = f"intermediate.{MODEL}"
+
+
+@pytest.fixture(scope="module")
+def one_statement_sql(small_build) -> str:
+    target = small_build.log.parent.parent / "target"
+    [compiled] = list((target / "compiled").rglob(f"{MODEL}.sql"))
+    return compiled.read_text()
+
+
+def test_batches_hold_exactly_the_rows_of_one_statement(small_build, one_statement_sql):
+    whole = f"(select * from ({one_statement_sql}) as whole_model)"
+    missing = f"select count(*) from (select * from {whole} except all select * from {TABLE})"
+    extra = f"select count(*) from (select * from {TABLE} except all select * from {whole})"
+    [(rows,)] = query(small_build.database, f"select count(*) from {TABLE}")
+    assert rows > 0
+    assert query(small_build.database, missing) == [(0,)], "rows the batches lost"
+    assert query(small_build.database, extra) == [(0,)], "rows the batches added or repeated"
+
+
+def test_one_statement_per_cutoff_logged(small_build):
+    log = re.sub(r"\x1b\[[0-9;]*m", "", small_build.log.read_text())
+    batches = re.findall(rf"{MODEL}: batch (\d+) of (\d+) \(cutoff_date (\S+)\)", log)
+    [(cutoffs,)] = query(
+        small_build.database,
+        "select count(distinct cutoff_date) from intermediate.int_cutoffs_generated",
+    )
+    assert cutoffs > 1
+    assert len(batches) == cutoffs
+    assert {int(total) for _, total, _ in batches} == {cutoffs}
+    [(logged,)] = query(
+        small_build.database,
+        "select count(*) from intermediate.int_cutoffs_generated where cast(cutoff_date as varchar)"
+        f" in ({', '.join(repr(day) for _, _, day in batches)})",
+    )
+    assert logged == cutoffs, "a cutoff with no batch, or a batch for no cutoff"
