@@ -37,37 +37,33 @@
     `quarantine_reason` (null = the row goes to staging).
 
     Emits three CTEs; the last, `resolved`, is the result. Duplicates are
-    rare, so only rows that may have one are ranked with window functions:
-    which row hashes repeat, and which natural keys repeat among the valid
-    rows, is found with aggregates over a 64-bit hash of each (hash64: a
-    number, so 100M distinct values group in memory where the 32-character
-    strings spilled tens of GB); every other row gets number 1 without a
-    sort. (Ranking every row sorted whole rows twice: staging was 60% of a
-    1M-customer build.) A repeated hash value is only a candidate: the ranked
-    part numbers rows on the real row hash and the real key columns, so a
-    false match (a hash collision, or two keys whose text joined with '|' is
-    the same) cannot change an outcome, and every row of a repeated key or
-    row hash is in the ranked part whenever one is. Copies share their hash
-    and so their validity.
+    rare, so only rows that may have one are ranked with window functions.
+    Candidates are found with aggregates over 64-bit hashes (hash64:
+    a number, so 100M distinct values group in memory where 32-character
+    strings spilled tens of GB): of the key and `fallback` columns together
+    (copies of one raw row agree on all of them) and, among valid rows, of
+    the key. Every other row gets number 1 without a sort. (Ranking every
+    row sorted whole rows twice: staging was 60% of a 1M-customer build.)
+    Hashing the columns, not the md5 `raw_row_hash`, means the md5 is
+    computed once per row, for the output, not in every pass. A repeated
+    hash is only a candidate: the ranked part numbers rows on the real row
+    hash and the real key columns, so a false match (a collision, or rows
+    that agree on these columns but not on every raw column) cannot change
+    an outcome, and every row of a repeated key or row hash is in the ranked
+    part whenever one is. Copies share their hash and so their validity.
 -#}
 {% macro resolve_duplicates(checked_cte, natural_key, latest_by, fallback) -%}
-    {%- set key_text -%}
-        concat(
-            {%- for column in natural_key %}
-            coalesce(cast({{ column }} as {{ dbt.type_string() }}), '')
-            {%- if not loop.last %}, '|',{% endif %}
-            {%- endfor %}
-        )
-    {%- endset -%}
+    {%- set copy_hash = retention.hash64(natural_key + fallback) -%}
+    {%- set key_hash = retention.hash64(natural_key) -%}
     {%- set needs_ranking -%}
         (
-            {{ retention.hash64('raw_row_hash') }} in (select repeated_row_hashes.bucket from repeated_row_hashes)
-            or (row_reason is null and {{ retention.hash64(key_text) }} in (select repeated_keys.bucket from repeated_keys))
+            {{ copy_hash }} in (select repeated_row_hashes.bucket from repeated_row_hashes)
+            or (row_reason is null and {{ key_hash }} in (select repeated_keys.bucket from repeated_keys))
         )
     {%- endset -%}
 repeated_row_hashes as (
 
-    select {{ retention.hash64('raw_row_hash') }} as bucket
+    select {{ copy_hash }} as bucket
     from {{ checked_cte }}
     group by 1
     having count(*) > 1
@@ -76,7 +72,7 @@ repeated_row_hashes as (
 
 repeated_keys as (
 
-    select {{ retention.hash64(key_text) }} as bucket
+    select {{ key_hash }} as bucket
     from {{ checked_cte }}
     where row_reason is null
     group by 1
