@@ -17,7 +17,7 @@
             'recommendation_popularity_days': 1, 'recommendation_min_pair_customers': 1,
             'recommendation_horizon_days': 1, 'recommendation_validation_cutoffs': 1,
             'churn_seed': 0, 'recommendation_seed': 0, 'churn_validation_origins': 1,
-            'churn_btyd_max_fit_customers': 100,
+            'churn_btyd_max_fit_customers': 100, 'churn_max_training_customers': 1000,
         } -%}
         {%- for name, minimum in minimums.items() -%}
             {%- set value = var(name) -%}

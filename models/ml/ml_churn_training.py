@@ -6,7 +6,8 @@ from retention.definitions import label_horizon_days
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    snapshots = dbt.ref("fct_customer_snapshots").df()
+    # A relation: training reads all of it, or a customer sample when it is large.
+    snapshots = dbt.ref("fct_customer_snapshots")
     # Read only when there are too few labels, to say which var change would give enough.
     days = dbt.ref("int_customer_days_aggregated")
     # A plain assignment: dbt only sees dbt.config.get() calls that are not nested

@@ -377,3 +377,26 @@ def test_customer_value_reads_the_buyers_as_of_rows(snapshots):
     got = prepare_snapshots(buyers)
     assert 0 < len(got) == len(expected) < int(snapshots["is_scoring_cutoff"].sum())
     pd.testing.assert_frame_equal(got, expected[got.columns].reset_index(drop=True))
+
+
+def test_training_reads_every_row_up_to_the_customer_cap(snapshots):
+    customers = snapshots["customer_id"].nunique()
+    rows, read_customers, total = reads.training_rows(snapshots, max_customers=customers)
+    assert (read_customers, total) == (customers, customers)
+    assert len(rows) == len(snapshots)
+
+
+def test_training_reads_whole_customers_above_the_cap(snapshots):
+    customers = snapshots["customer_id"].nunique()
+    cap = customers // 4
+    rows, read_customers, total = reads.training_rows(snapshots, max_customers=cap)
+    assert total == customers
+    assert read_customers == rows["customer_id"].nunique()
+    assert 0.5 * cap <= read_customers <= 1.5 * cap  # hash buckets: about the cap
+    # every cutoff of a sampled customer, and nothing of the others
+    expected = snapshots[snapshots["customer_id"].isin(rows["customer_id"])]
+    assert len(rows) == len(expected)
+    # the same customers whatever the row order
+    shuffled = snapshots.sample(frac=1.0, random_state=1)
+    again, _, _ = reads.training_rows(shuffled, max_customers=cap)
+    assert set(again["customer_id"]) == set(rows["customer_id"])

@@ -151,12 +151,14 @@ def training_config(settings: dict) -> TrainingConfig:
 
 
 def run_training(
-    snapshots: pd.DataFrame,
+    snapshots,
     settings: dict,
     registry: Registry | None = None,
     activity: Callable[[], pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
-    """Train and register; returns the whole run history (fct_model_runs). `activity`
+    """Train and register; returns the whole run history (fct_model_runs). `snapshots` is
+    the snapshot mart as a DuckDB relation (read here: all of it, or a customer sample
+    above `churn_max_training_customers`) or a DataFrame. `activity`
     loads the customer-day activity, read only to say which var change would give enough
     labels when there are too few."""
     with ml_threads():
@@ -192,12 +194,22 @@ def insufficient_labels_advice(
 
 
 def _run_training(
-    snapshots: pd.DataFrame,
+    snapshots,
     settings: dict,
     registry: Registry,
     activity: Callable[[], pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
     config = training_config(settings)
+    snapshots, read_customers, customers = reads.training_rows(
+        snapshots, config.max_training_customers
+    )
+    if read_customers < customers:
+        log.info(
+            "training reads a deterministic sample of %d of %d customers "
+            "(churn_max_training_customers); ml_churn_scores scores all of them",
+            read_customers,
+            customers,
+        )
     champion_version, champion, load_problem = registry.load_champion()
     if load_problem:
         log.warning("%s; training as if there were none", load_problem)

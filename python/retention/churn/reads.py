@@ -8,6 +8,7 @@ by the batch, not by customers x cutoffs x columns (retention.relations).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 import pandas as pd
@@ -25,8 +26,25 @@ SCORING_BATCH_ROWS = 200_000
 # The reference values are read a few columns at a time: at most this many values.
 REFERENCE_READ_VALUES = 16_000_000
 # What prepare_snapshots() needs of any snapshot frame.
+# Training's customer sample is this many hash buckets (a 0.01% grain).
+SAMPLE_BUCKETS = 10_000
 SNAPSHOT_KEYS = [*KEY_COLUMNS, LABEL_COLUMN]
 CUSTOMER_VALUE_INPUTS = [*SNAPSHOT_KEYS, *BTYD_INPUTS, "revenue_total"]
+
+
+def training_rows(snapshots, max_customers: int) -> tuple[pd.DataFrame, int, int]:
+    """The snapshot rows training reads: every row when the mart has at most
+    ``max_customers`` customers, else every row of a deterministic sample of about that
+    many customers (buckets of DuckDB's 64-bit hash of the id, stable for the pinned DuckDB;
+    the same customers whatever the row order). Returns (rows, customers read, customers in the mart)."""
+    relation = as_relation(snapshots)
+    [(customers,)] = relation.aggregate('count(distinct "customer_id")').fetchall()
+    if customers <= max_customers:
+        return relation.df(), customers, customers
+    buckets = max(1, math.floor(SAMPLE_BUCKETS * max_customers / customers))
+    sample = relation.filter(f'hash("customer_id") % {SAMPLE_BUCKETS} < {buckets}')
+    [(read_customers,)] = sample.aggregate('count(distinct "customer_id")').fetchall()
+    return sample.df(), read_customers, customers
 
 
 def scoring_columns(snapshots, model: ChurnModel) -> list[str]:
