@@ -18,6 +18,7 @@ from retention.churn.pipeline import (
     evaluation_history,
     run_scoring,
     run_training,
+    scoring_workers,
     training_config,
 )
 from retention.churn.registry import Registry, _atomic_write
@@ -324,14 +325,19 @@ def test_atomic_write_keeps_the_old_file_and_no_temp_file_on_failure(tmp_path):
 # ---------------------------------------------------------------- narrow reads, batches
 
 
-def test_scores_in_batches_equal_one_frame_of_everything(small_snapshots, artifacts):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_scores_in_batches_equal_one_frame_of_everything(
+    small_snapshots, artifacts, monkeypatch, workers
+):
     """run_scoring reads only the as-of rows and the columns it needs, in batches (here 7
-    customers, so batches end mid-way and the last is short); the scores are those of
-    score_customers over the whole table in one frame."""
+    customers, so batches end mid-way and the last is short), one or two at a time in
+    threads; the scores are those of score_customers over the whole table in one frame."""
+    monkeypatch.setenv("RETENTION_ML_FIT_WORKERS", str(workers))
     run_training(small_snapshots, SETTINGS)
     registry = Registry()
     version = registry.champion_version()
     model = registry.load_model(version)
+    assert scoring_workers(model) == workers  # a scikit-learn champion
     frame = prepare_snapshots(small_snapshots)
     whole = score_customers(
         small_snapshots,
@@ -400,3 +406,15 @@ def test_training_reads_whole_customers_above_the_cap(snapshots):
     shuffled = snapshots.sample(frac=1.0, random_state=1)
     again, _, _ = reads.training_rows(shuffled, max_customers=cap)
     assert set(again["customer_id"]) == set(rows["customer_id"])
+
+
+def test_keras_and_btyd_models_score_one_batch_at_a_time(monkeypatch):
+    """TensorFlow and PyTensor predict through shared state: one batch at a time."""
+    from types import SimpleNamespace
+
+    monkeypatch.setenv("RETENTION_ML_FIT_WORKERS", "2")
+    assert scoring_workers(SimpleNamespace(learner="hist_gradient_boosting", blend_btyd=None)) == 2
+    for learner in ("keras_mlp", "ensemble_mean", "bg_nbd", "pareto_nbd"):
+        assert scoring_workers(SimpleNamespace(learner=learner, blend_btyd=None)) == 1
+    blended = SimpleNamespace(learner="logistic_regression", blend_btyd=object())
+    assert scoring_workers(blended) == 1

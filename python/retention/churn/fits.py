@@ -144,7 +144,7 @@ class OutOfTimeFits:
         serial = [key for key in wanted if key[0] in SERIAL_LEARNERS]
         lanes = [serial] + [[] for _ in range(min(workers, len(wanted)) - 1)]
         started = time.perf_counter()
-        threads = _thread_limit()
+        threads = calling_thread_limit()
         with ThreadPoolExecutor(max_workers=len(lanes), thread_name_prefix="churn-fit") as pool:
             for done in [pool.submit(self._lane, own, shared, threads) for own in lanes]:
                 done.result()
@@ -220,7 +220,7 @@ class OutOfTimeFits:
         return BtydLearner(self._btyd_model(kind, fitted_at), self.plan.horizon_days)
 
 
-def _thread_limit() -> int:
+def calling_thread_limit() -> int:
     """The calling thread's BLAS/OpenMP thread limit (what ml_threads set), at least 1."""
     from threadpoolctl import threadpool_info
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import fields
 
@@ -13,6 +15,7 @@ import pandas as pd
 
 from retention.churn import reads
 from retention.churn.btyd import BtydModel, customer_lifetime_value, rfm_from_snapshots
+from retention.churn.fits import calling_thread_limit
 from retention.churn.frames import prepare_snapshots
 from retention.churn.registry import Registry
 from retention.churn.scoring import score_customers
@@ -304,13 +307,36 @@ def run_scoring(
     return registry.score_history()
 
 
+# Learners whose fitted pipelines can predict in several threads at once: scikit-learn
+# only. Keras predicts through TensorFlow's process-wide state and the BTYD learners through
+# compiled PyTensor functions, so a model with either scores one batch at a time.
+THREAD_SAFE_LEARNERS = frozenset({"logistic_regression", "hist_gradient_boosting", "knn",
+                                  "linear_svm", "random_forest"})  # fmt: skip
+
+
+def scoring_workers(model) -> int:
+    """Batches scored at once: fit_workers() for a scikit-learn model, else one."""
+    if model.learner not in THREAD_SAFE_LEARNERS or model.blend_btyd is not None:
+        return 1
+    return fit_workers()
+
+
 def _score_in_batches(snapshots, model, version: str, settings: dict, batch_rows: int):
+    """Score the as-of rows a batch at a time, up to scoring_workers(model) batches at once
+    in threads (each batch on its own, so the result is the same with any count; the
+    predictions run in compiled code that releases the GIL). Batches are read in order and
+    at most that many are held."""
+    from threadpoolctl import threadpool_limits
+
     started = time.perf_counter()
     reference = reads.retained_reference(snapshots, model)
-    parts = []
-    for batch in reads.scoring_batches(snapshots, model, batch_rows):
-        parts.append(
-            score_customers(
+    workers, threads = scoring_workers(model), calling_thread_limit()
+    parts: list[pd.DataFrame] = []
+
+    def score(batch: pd.DataFrame) -> pd.DataFrame:
+        # OpenMP's thread count is per native thread: a new thread starts at the default.
+        with threadpool_limits(limits=threads):
+            return score_customers(
                 batch,
                 model,
                 version,
@@ -318,9 +344,20 @@ def _score_in_batches(snapshots, model, version: str, settings: dict, batch_rows
                 high_risk=float(settings.get("high_risk_threshold") or 0.7),
                 medium_risk=float(settings.get("medium_risk_threshold") or 0.4),
             )
-        )
+
+    def keep(part: pd.DataFrame) -> None:
+        parts.append(part)
         # Inside ml_threads: its forwarder is what takes the lines to dbt's log.
         log.info("scored %d customers so far", sum(len(p) for p in parts))
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="churn-score") as pool:
+        pending: deque = deque()
+        for batch in reads.scoring_batches(snapshots, model, batch_rows):
+            pending.append(pool.submit(score, batch))
+            if len(pending) >= workers:
+                keep(pending.popleft().result())
+        while pending:
+            keep(pending.popleft().result())
     if not parts:
         raise ValueError("no scoring rows (is_scoring_cutoff) in the snapshot table")
     scores = pd.concat(parts, ignore_index=True)
@@ -328,10 +365,11 @@ def _score_in_batches(snapshots, model, version: str, settings: dict, batch_rows
         # A batch whose reasons are all null typed its column object: type it as one frame.
         scores[column] = scores[column].tolist()
     log.info(
-        "scored %d customers with %s in %.1fs",
+        "scored %d customers with %s in %.1fs (%d at a time)",
         len(scores),
         version,
         time.perf_counter() - started,
+        workers,
     )
     return scores
 
