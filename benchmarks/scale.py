@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -154,7 +155,12 @@ def build(folder: Path, work: Path, args: list[str], memory_limit: str | None) -
         target=watch, args=(work / "scale.duckdb.tmp", stop, peaks), daemon=True
     )
     watcher.start()
-    env = {"RETENTION_DUCKDB_MEMORY_LIMIT": memory_limit} if memory_limit else None
+    # A first build, as a new user runs it: no champion from an earlier run or another size.
+    artifacts = work / "artifacts"
+    shutil.rmtree(artifacts, ignore_errors=True)
+    env = {"RETENTION_ARTIFACTS": str(artifacts)}
+    if memory_limit:
+        env["RETENTION_DUCKDB_MEMORY_LIMIT"] = memory_limit
     started = time.perf_counter()
     try:
         run_dbt(args, db, work_dir=work, dbt_vars={"raw_path": str(folder)}, timeout=3 * 3600,
