@@ -21,9 +21,9 @@ TABLE = f"intermediate.{MODEL}"
 
 @pytest.fixture(scope="module")
 def one_statement_sql(small_build) -> str:
+    # the model's own compiled SQL (its unit tests' compiled copies sit in folders of theirs)
     target = small_build.log.parent.parent / "target"
-    [compiled] = list((target / "compiled").rglob(f"{MODEL}.sql"))
-    return compiled.read_text()
+    return (target / "compiled/retention/models/intermediate" / f"{MODEL}.sql").read_text()
 
 
 def test_batches_hold_exactly_the_rows_of_one_statement(small_build, one_statement_sql):
