@@ -15,7 +15,8 @@ import pandas as pd
 
 from retention.churn import reads
 from retention.churn.btyd import BtydModel, customer_lifetime_value, rfm_from_snapshots
-from retention.churn.fits import calling_thread_limit
+from retention.churn.candidates import CANDIDATES, EXTRA_CANDIDATES
+from retention.churn.fits import SERIAL_LEARNERS, calling_thread_limit
 from retention.churn.frames import prepare_snapshots
 from retention.churn.registry import Registry
 from retention.churn.scoring import score_customers
@@ -310,8 +311,7 @@ def run_scoring(
 # Learners whose fitted pipelines can predict in several threads at once: scikit-learn
 # only. Keras predicts through TensorFlow's process-wide state and the BTYD learners through
 # compiled PyTensor functions, so a model with either scores one batch at a time.
-THREAD_SAFE_LEARNERS = frozenset({"logistic_regression", "hist_gradient_boosting", "knn",
-                                  "linear_svm", "random_forest"})  # fmt: skip
+THREAD_SAFE_LEARNERS = frozenset(CANDIDATES + EXTRA_CANDIDATES) - frozenset(SERIAL_LEARNERS)
 
 
 def scoring_workers(model) -> int:

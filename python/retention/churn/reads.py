@@ -25,9 +25,9 @@ __all__ = ["as_relation"]  # the pipeline takes relations or DataFrames through 
 SCORING_BATCH_ROWS = 200_000
 # The reference values are read a few columns at a time: at most this many values.
 REFERENCE_READ_VALUES = 16_000_000
-# What prepare_snapshots() needs of any snapshot frame.
 # Training's customer sample is this many hash buckets (a 0.01% grain).
 SAMPLE_BUCKETS = 10_000
+# What prepare_snapshots() needs of any snapshot frame.
 SNAPSHOT_KEYS = [*KEY_COLUMNS, LABEL_COLUMN]
 CUSTOMER_VALUE_INPUTS = [*SNAPSHOT_KEYS, *BTYD_INPUTS, "revenue_total"]
 
@@ -40,11 +40,12 @@ def training_rows(snapshots, max_customers: int) -> tuple[pd.DataFrame, int, int
     relation = as_relation(snapshots)
     [(customers,)] = relation.aggregate('count(distinct "customer_id")').fetchall()
     if customers <= max_customers:
-        return relation.df(), customers, customers
+        # a DataFrame (tests, benchmarks) is used as it is, not copied through DuckDB
+        rows = snapshots if isinstance(snapshots, pd.DataFrame) else relation.df()
+        return rows, customers, customers
     buckets = max(1, math.floor(SAMPLE_BUCKETS * max_customers / customers))
-    sample = relation.filter(f'hash("customer_id") % {SAMPLE_BUCKETS} < {buckets}')
-    [(read_customers,)] = sample.aggregate('count(distinct "customer_id")').fetchall()
-    return sample.df(), read_customers, customers
+    rows = relation.filter(f'hash("customer_id") % {SAMPLE_BUCKETS} < {buckets}').df()
+    return rows, int(rows["customer_id"].nunique()), customers
 
 
 def scoring_columns(snapshots, model: ChurnModel) -> list[str]:

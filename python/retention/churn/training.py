@@ -80,7 +80,7 @@ class TrainingConfig:
     # from the snapshot mart (retention.churn.reads.training_rows): selection, validation,
     # the baselines and importance run on it; ml_churn_scores still scores everyone. The
     # fits' row cap is reached long before (250k rows are ~30k customers x 8 cutoffs), so
-    # this bounds the validation predictions and the memory, not what the learners see.
+    # this bounds the validation predictions and the memory, not how many rows a fit sees.
     max_training_customers: int = 200_000
     btyd_max_fit_customers: int = 25_000  # BTYD parameters from a sample; everyone is scored
     score_all_candidates: bool = False  # also score the as-of rows with every learner's best
