@@ -9,6 +9,10 @@
       - order_items.line_id is optional: with it, a line is keyed by
         (order_id, line_id); without it, identical lines of one order are
         separate lines (README, "Order lines and re-sent orders").
+      - contacts (enable_contacts) records a retention campaign: one row per
+        customer it selected, `treatment` (contacted with offer_type) or
+        `control` (held out at random, not contacted). offer_cost and channel
+        are optional; it has no demo seed.
 -#}
 {% macro shop_contract() -%}
     {{ return({
@@ -34,13 +38,18 @@
             'columns': ['event_id', 'customer_id', 'session_id', 'event_at', 'event_type', 'product_id'],
             'required': ['customer_id', 'event_at', 'event_type'],
         },
+        'contacts': {
+            'columns': ['contact_id', 'customer_id', 'campaign_id', 'contacted_at', 'assignment',
+                        'offer_type', 'offer_cost', 'channel'],
+            'required': ['contact_id', 'customer_id', 'campaign_id', 'contacted_at', 'assignment', 'offer_type'],
+        },
     }) }}
 {%- endmacro %}
 
 {#- Which raw tables this build reads; orders is always on. -#}
 {% macro enabled_shop_tables() -%}
     {%- set tables = ['orders'] -%}
-    {%- for table in ['customers', 'order_items', 'products', 'events'] -%}
+    {%- for table in ['customers', 'order_items', 'products', 'events', 'contacts'] -%}
         {%- if var('enable_' ~ table) -%}{%- do tables.append(table) -%}{%- endif -%}
     {%- endfor -%}
     {{ return(tables) }}
@@ -51,14 +60,27 @@
     {{ return(var('raw_path', none) is none and var('raw_schema', none) is none) }}
 {%- endmacro %}
 
+{#- The raw tables seeds/demo has a seed for (`raw_<table>`); contacts has none. -#}
+{% macro demo_seed_tables() -%}
+    {{ return(['orders', 'customers', 'order_items', 'products', 'events']) }}
+{%- endmacro %}
+
 {#-
     The relation a staging base model reads. In demo mode we also ref the seed,
     so `dbt build` loads the seed before the model that reads it; the returned
-    relation is the same table either way.
+    relation is the same table either way. An enabled table without a demo
+    seed stops the build (at parse) with what to do, as a missing file under
+    raw_path does.
 -#}
 {% macro raw_source(table) -%}
-    {%- if retention.using_demo_seeds() -%}
+    {%- if retention.using_demo_seeds() and table in retention.demo_seed_tables() -%}
         {%- do ref('raw_' ~ table) -%}
+    {%- elif retention.using_demo_seeds() and var('enable_' ~ table, false) -%}
+        {{ exceptions.raise_compiler_error(
+            "enable_" ~ table ~ " is true, but the demo seeds (seeds/demo) have no '" ~ table ~ "' table:"
+            ~ " set raw_path to a folder with " ~ table ~ ".csv (or " ~ table ~ ".parquet, " ~ table
+            ~ "/*.parquet, " ~ table ~ "/*.csv), or raw_schema to a schema with a " ~ table ~ " table,"
+            ~ " or switch it off with --vars '{enable_" ~ table ~ ": false}'. Nothing was built.") }}
     {%- endif -%}
     {{ return(source('shop', table)) }}
 {%- endmacro %}

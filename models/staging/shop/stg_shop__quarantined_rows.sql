@@ -12,6 +12,7 @@
     'order_items': "concat(coalesce(order_id, '<null>'), '|', coalesce(product_id, '<null>'))",
     'products': 'product_id',
     'events': 'coalesce(event_id, customer_id)',
+    'contacts': 'contact_id',
 } -%}
 
 with
