@@ -65,6 +65,12 @@ def _add_generate_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="where ground truth goes (default DIR/ground_truth)",
     )
+    parser.add_argument(
+        "--campaigns",
+        type=int,
+        default=0,
+        help="simulate N past randomized retention campaigns (contacts table; default 0)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -84,6 +90,7 @@ def _run_generate(args: argparse.Namespace) -> int:
         seed_files=args.seed_files,
         truth_dir=args.truth_dir,
         quiet=args.quiet,
+        campaigns=args.campaigns,
     )
     try:
         summary = generate(config)

@@ -2,7 +2,8 @@
 
 A buy-till-you-die simulation (BG/NBD-like purchases, fading engagement before dropout,
 seasonal sessions with a browsing funnel) written in the warehouse's input contract, in bounded
-memory, optionally with injected defects. See ``docs/demo_data.md``.
+memory, optionally with injected defects and (``campaigns=N``) past randomized retention
+campaigns with known true effects. See ``docs/demo_data.md``.
 
 Example::
 
@@ -15,6 +16,7 @@ from retention.datagen.params import (
     BLOCK_CUSTOMERS,
     TABLE_COLUMNS,
     TABLES,
+    CampaignParams,
     GeneratorConfig,
     ModelParams,
 )
@@ -23,6 +25,7 @@ __all__ = [
     "BLOCK_CUSTOMERS",
     "TABLES",
     "TABLE_COLUMNS",
+    "CampaignParams",
     "GenerationSummary",
     "GeneratorConfig",
     "ModelParams",

@@ -20,15 +20,25 @@ import pyarrow as pa
 from tqdm import tqdm
 
 from retention import __version__
+from retention.datagen.campaigns import CampaignPlan
 from retention.datagen.catalog import Catalog, catalog_size
 from retention.datagen.defects import DefectInjector
-from retention.datagen.params import BLOCK_CUSTOMERS, TABLES, GeneratorConfig
+from retention.datagen.params import (
+    BLOCK_CUSTOMERS,
+    CAMPAIGN_TABLES,
+    OFFERS,
+    TABLES,
+    GeneratorConfig,
+)
 from retention.datagen.simulate import BlockData, SimContext, concat_blocks, simulate_block
 from retention.datagen.tables import (
     Counters,
     IdWidths,
     as_strings,
+    campaign_id_width,
     chunk_tables,
+    contact_id_width,
+    contacts_tables,
     customer_staples_truth_table,
     customers_truth_table,
     products_table,
@@ -54,7 +64,7 @@ class GenerationSummary:
     def format(self) -> str:
         """A short human-readable report."""
         lines = [f"generated {len(self.files)} files in {self.seconds:.1f} s"]
-        lines += [f"  {name:<12} {self.rows[name]:>13,} rows" for name in TABLES]
+        lines += [f"  {name:<12} {rows:>13,} rows" for name, rows in self.rows.items()]
         n_defects = sum(sum(v.values()) for v in self.defects.values())
         if n_defects:
             lines.append(f"  defects injected: {n_defects:,}")
@@ -100,7 +110,8 @@ def _sinks(config: GeneratorConfig) -> tuple[Sink, Sink | None]:
     # dbt seed stores seed files in the warehouse, which never stores a raw email
     # (README, "Privacy"): seed files leave the address out.
     left_out = {"customers": ("email",)} if config.seed_files else {}
-    data = CsvSink(config.out, {name: f"{prefix}{name}.csv" for name in TABLES}, left_out)
+    names = (*TABLES, *CAMPAIGN_TABLES)
+    data = CsvSink(config.out, {name: f"{prefix}{name}.csv" for name in names}, left_out)
     return data, CsvSink(truth_root, {}) if truth_root else None
 
 
@@ -135,7 +146,32 @@ def _params_json(
         "tz_offset_timestamps": summary.tz_offset_timestamps,
         "tz_offset_timestamps_total": sum(summary.tz_offset_timestamps.values()),
     }
+    if config.campaigns > 0:  # absent otherwise: a run without campaigns is unchanged
+        doc["campaigns"] = _campaigns_json(config)
     return json.dumps(doc, indent=2, sort_keys=False) + "\n"
+
+
+def _campaigns_json(config: GeneratorConfig) -> dict:
+    plan = CampaignPlan.build(
+        Window(config.start, config.end), config.campaigns, config.campaign_params
+    )
+    width = campaign_id_width(config.campaigns)
+    offer_names = list(OFFERS)
+    return {
+        "count": config.campaigns,
+        "campaigns": [
+            {
+                "campaign_id": f"C{k + 1:0{width}d}",
+                "date": day.isoformat(),
+                "offers": [offer_names[j] for j in plan.offers[k]],
+            }
+            for k, day in enumerate(plan.dates)
+        ],
+        "offers": {name: dataclasses.asdict(offer) for name, offer in OFFERS.items()},
+        "params": dataclasses.asdict(config.campaign_params),
+        "contact_id_width": contact_id_width(config.customers, config.campaigns),
+        "random_stream": "default_rng([seed, 5, block])",
+    }
 
 
 def generate(config: GeneratorConfig) -> GenerationSummary:
@@ -146,7 +182,8 @@ def generate(config: GeneratorConfig) -> GenerationSummary:
     window = Window(config.start, config.end)
     n_products = catalog_size(config.customers, model)
     catalog = Catalog.build(np.random.default_rng([config.seed, 0]), n_products, model)
-    ctx = SimContext.build(config.seed, window, model, catalog, config.events_scale)
+    plan = CampaignPlan.build(window, config.campaigns, config.campaign_params)
+    ctx = SimContext.build(config.seed, window, model, catalog, config.events_scale, campaigns=plan)
     widths = IdWidths.for_size(config.customers, n_products)
     writer = _Writer(config, widths)
 
@@ -187,13 +224,21 @@ class _Writer:
             if config.defect_rate > 0
             else None
         )
-        self.rows = dict.fromkeys(TABLES, 0)
+        self.rows = dict.fromkeys(config.tables, 0)
         self.defect_parts: list[pa.Table] = []
 
     def emit(self, name: str, table: pa.Table, segments: list[tuple[int, int]]) -> None:
         if self.injector is not None:
             table, found = self.injector.apply(name, as_strings(table), segments)
             self.defect_parts.append(found)
+        self.data.write(name, table)
+        self.rows[name] += table.num_rows
+
+    def emit_clean(self, name: str, table: pa.Table) -> None:
+        """Write a table the defect injector leaves alone (``contacts``); strings only in
+        defect mode, like every other table then."""
+        if self.injector is not None:
+            table = as_strings(table)
         self.data.write(name, table)
         self.rows[name] += table.num_rows
 
@@ -229,6 +274,16 @@ def _write_chunk(writer: _Writer, ctx: SimContext, chunk, counters, widths, prod
     data = concat_blocks([d for _, d in blocks])
     del blocks
     tables = chunk_tables(data, counters, widths, product_ids)
+    config = writer.config
+    if config.campaigns > 0:
+        contacts, contacts_truth = contacts_tables(
+            data,
+            counters,
+            widths,
+            contact_id_width(config.customers, config.campaigns),
+            campaign_id_width(config.campaigns),
+            config.campaign_params.channel,
+        )
     if writer.truth is not None:
         writer.truth.write("customers_truth", customers_truth_table(data, widths))
         writer.truth.write(
@@ -238,3 +293,7 @@ def _write_chunk(writer: _Writer, ctx: SimContext, chunk, counters, widths, prod
     for name in ("customers", "orders", "order_items", "events"):
         writer.emit(name, tables.pop(name), segments[name])
     writer.flush_defects()
+    if config.campaigns > 0:
+        writer.emit_clean("contacts", contacts)
+        if writer.truth is not None:
+            writer.truth.write("contacts_truth", contacts_truth)

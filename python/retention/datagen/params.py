@@ -36,9 +36,21 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "order_items": ("order_id", "product_id", "quantity", "unit_price"),
     "products": ("product_id", "category", "brand", "price"),
     "events": ("event_id", "customer_id", "session_id", "event_at", "event_type", "product_id"),
+    "contacts": (
+        "contact_id",
+        "customer_id",
+        "campaign_id",
+        "contacted_at",
+        "assignment",
+        "offer_type",
+        "offer_cost",
+        "channel",
+    ),
 }
 #: Write order of the tables (products first: it is independent of the customer chunks).
 TABLES: tuple[str, ...] = ("products", "customers", "orders", "order_items", "events")
+#: Tables written only with ``--campaigns N`` (N > 0), after the others.
+CAMPAIGN_TABLES: tuple[str, ...] = ("contacts",)
 
 TRUTH_CUSTOMER_COLUMNS: tuple[str, ...] = (
     "customer_id",
@@ -67,6 +79,20 @@ TRUTH_STAPLE_COLUMNS: tuple[str, ...] = (
     "cycle_days",
     "adopted_at",
     "dropped_at",
+)
+TRUTH_CONTACT_COLUMNS: tuple[str, ...] = (
+    "contact_id",
+    "customer_id",
+    "campaign_id",
+    "customer_type",
+    "assignment",
+    "offer_type",
+    "retained_if_control",
+    "retained_if_discount",
+    "retained_if_free_shipping",
+    "true_effect_discount",
+    "true_effect_free_shipping",
+    "retained",
 )
 TRUTH_DEFECT_COLUMNS: tuple[str, ...] = (
     "table",
@@ -113,6 +139,74 @@ COUPONS: dict[str, int] = {
 COUPON_CODES: tuple[str, ...] = tuple(COUPONS)
 
 ARCHETYPES: tuple[str, ...] = ("loyal", "regular", "occasional", "one_and_done")
+
+
+# --------------------------------------------------------------------------- campaigns
+@dataclass(frozen=True)
+class Offer:
+    """A retention offer of the simulated campaigns and its true effects by customer type."""
+
+    cost_cents: int  # what one treatment contact costs (``offer_cost``)
+    response_prob: float  # a treated persuadable buys once more, 1-20 days after the contact
+    loss_prob: float  # a treated sleeping dog stops buying at the contact
+
+
+#: The offers the campaigns test (``offer_type`` -> offer), in column order of the truth.
+OFFERS: dict[str, Offer] = {
+    "discount": Offer(cost_cents=500, response_prob=0.45, loss_prob=0.35),
+    "free_shipping": Offer(cost_cents=200, response_prob=0.30, loss_prob=0.25),
+}
+OFFER_TYPES: tuple[str, ...] = tuple(OFFERS)
+#: Who a customer is at a contact (contacts_truth.customer_type), from their history then.
+CUSTOMER_TYPES: tuple[str, ...] = ("lost_cause", "sleeping_dog", "persuadable", "sure_thing")
+TYPE_LOST_CAUSE, TYPE_SLEEPING_DOG, TYPE_PERSUADABLE, TYPE_SURE_THING = range(4)
+
+
+@dataclass(frozen=True)
+class CampaignParams:
+    """The simulated randomized retention campaigns (``--campaigns N``; docs/demo_data.md)."""
+
+    first_after_share: float = 1 / 3  # campaigns run over the window's last 2/3 ...
+    min_days_before_end: int = 60  # ... and at least this long before its end
+    min_spacing_days: int = 30  # campaign dates are at least this far apart
+    send_hour: int = 9  # contacts go out between send_hour and send_hour + send_spread_hours
+    send_spread_hours: int = 2
+    channel: str = "email"
+    contact_share: float = 0.4  # share of the eligible customers a campaign selects
+    control_share: float = 0.25  # share of the selected held out (control)
+    horizon_days: int = 30  # the outcome: any order in [contacted_at, + horizon)
+    lost_after_days: int = 240  # no order for longer: lost cause
+    sleeping_recent_days: int = 45  # last order at most this long ago ...
+    sleeping_min_orders: int = 4  # ... and at least this many orders: sleeping dog
+    persuadable_min_days: int = 60  # last order this long ago (up to lost_after_days)
+    response_min_days: float = 1.0  # a persuadable's extra order comes this long after
+    response_max_days: float = 20.0  # the contact, at most this long
+
+
+def campaign_offers(campaign: int) -> tuple[int, ...]:
+    """Indices into OFFER_TYPES of the offers campaign ``campaign`` (0-based) tests: the even
+    ones test every offer, the odd ones only the discount."""
+    return tuple(range(len(OFFER_TYPES))) if campaign % 2 == 0 else (0,)
+
+
+def campaign_dates(
+    start: dt.date, end: dt.date, campaigns: int, params: CampaignParams
+) -> list[dt.date]:
+    """The campaigns' days: evenly spread, the last ``min_days_before_end`` days before
+    ``end``, over the window's last ``1 - first_after_share`` (the same for every block).
+    Raises ``ValueError`` when they would be closer than ``min_spacing_days``."""
+    if campaigns <= 0:
+        return []
+    n_days = (end - start).days + 1
+    first = start + dt.timedelta(days=round(n_days * params.first_after_share))
+    last = end - dt.timedelta(days=params.min_days_before_end)
+    span = (last - first).days
+    if span < 0 or span < params.min_spacing_days * campaigns:
+        raise ValueError(
+            f"--campaigns {campaigns} does not fit the window: campaigns run from {first} to "
+            f"{last}, at least {params.min_spacing_days} days apart"
+        )
+    return [first + dt.timedelta(days=round(span * (k + 1) / campaigns)) for k in range(campaigns)]
 
 
 @dataclass(frozen=True)
@@ -322,6 +416,8 @@ class GeneratorConfig:
     truth_dir: Path | None = None
     quiet: bool = False
     model: ModelParams = field(default_factory=ModelParams)
+    campaigns: int = 0  # simulated past retention campaigns (0: none, no contacts table)
+    campaign_params: CampaignParams = field(default_factory=CampaignParams)
 
     def validate(self) -> None:
         """Raise ``ValueError`` for options that cannot produce a dataset."""
@@ -341,6 +437,14 @@ class GeneratorConfig:
             raise ValueError("--seed-files requires --format csv")
         if self.seed < 0:
             raise ValueError("--seed must be >= 0")
+        if self.campaigns < 0:
+            raise ValueError("--campaigns must be >= 0")
+        campaign_dates(self.start, self.end, self.campaigns, self.campaign_params)
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        """The data tables this run writes, in write order."""
+        return TABLES + CAMPAIGN_TABLES if self.campaigns > 0 else TABLES
 
     @property
     def blocks_per_chunk(self) -> int:

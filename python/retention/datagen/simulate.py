@@ -21,11 +21,20 @@ The model, step by step (see ``docs/demo_data.md`` for the full description):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-from retention.datagen.assortment import Assortment, Shoppers
+from retention.datagen.assortment import Assortment, Shoppers, Staples
+from retention.datagen.campaigns import (
+    CampaignOutcome,
+    CampaignPlan,
+    Contacts,
+    apply_campaigns,
+    campaign_rng,
+    driven_away_deaths,
+    settle_outcomes,
+)
 from retention.datagen.catalog import Catalog
 from retention.datagen.params import (
     CATEGORIES,
@@ -77,6 +86,7 @@ class SimContext:
     browse_grid: IntensityGrid
     purchase_grid: IntensityGrid
     season_codes: np.ndarray  # per day of the window
+    campaigns: CampaignPlan | None = None  # simulated retention campaigns (None: none)
 
     @classmethod
     def build(
@@ -87,6 +97,7 @@ class SimContext:
         catalog: Catalog,
         events_scale: float,
         assortment: Assortment | None = None,
+        campaigns: CampaignPlan | None = None,
     ) -> SimContext:
         if assortment is None:
             assortment = Assortment.build(structure_rng(seed), seed, catalog, window, model)
@@ -101,6 +112,7 @@ class SimContext:
             browse_grid=IntensityGrid(window, model.browse_season),
             purchase_grid=IntensityGrid(window, model.purchase_season),
             season_codes=window.season_codes(),
+            campaigns=campaigns if campaigns is not None and campaigns.n_campaigns else None,
         )
 
 
@@ -147,6 +159,15 @@ class BlockData:
     item_product: np.ndarray  # int32
     item_qty: np.ndarray  # int64
     item_price: np.ndarray  # int64 cents
+    # campaign contacts (datagen/campaigns.py; empty without campaigns), by customer then time
+    con_customer: np.ndarray = field(default_factory=lambda: Contacts.empty().customer)
+    con_campaign: np.ndarray = field(default_factory=lambda: Contacts.empty().campaign)
+    con_time: np.ndarray = field(default_factory=lambda: Contacts.empty().time)
+    con_offer: np.ndarray = field(default_factory=lambda: Contacts.empty().offer)
+    con_type: np.ndarray = field(default_factory=lambda: Contacts.empty().type)
+    con_retained_if: np.ndarray = field(default_factory=lambda: Contacts.empty().retained_if)
+    con_effect: np.ndarray = field(default_factory=lambda: Contacts.empty().effect)
+    con_retained: np.ndarray = field(default_factory=lambda: Contacts.empty().retained)
 
     @property
     def n_customers(self) -> int:
@@ -168,6 +189,7 @@ _INDEX_FIELDS = {
     "ev_session": "sessions",
     "ord_session": "sessions",
     "item_order": "orders",
+    "con_customer": "customers",
 }
 
 
@@ -354,13 +376,18 @@ def _rank_within(groups: np.ndarray) -> np.ndarray:
 
 # --------------------------------------------------------------------------- the block
 # The steps draw from the block's generators in a fixed order (customers, purchases,
-# baskets, browsing, events, orders): reordering them changes every dataset.
+# baskets, browsing, events, orders): reordering them changes every dataset. Campaigns
+# (if any) draw from a stream of their own and change the purchase timeline before
+# anything is derived from it.
 def simulate_block(ctx: SimContext, block_index: int, first_num: int, n: int) -> BlockData:
     """Simulate customers ``first_num .. first_num + n - 1`` (block ``block_index``)."""
     rng = block_rng(ctx.seed, block_index)
     srng = structure_rng(ctx.seed, block_index)
     people = _draw_customers(rng, ctx, n)
     ord_cust, ord_start = _draw_purchase_times(rng, ctx, people)
+    campaigns = _run_campaigns(ctx, block_index, people, ord_cust, ord_start)
+    if campaigns is not None:
+        ord_cust, ord_start = campaigns.customer, campaigns.time
     shoppers = Shoppers(
         number=np.arange(first_num, first_num + n, dtype=np.int64),
         pref=people.pref,
@@ -370,9 +397,68 @@ def simulate_block(ctx: SimContext, block_index: int, first_num: int, n: int) ->
     staples = ctx.assortment.staples(srng, shoppers)
     baskets = ctx.assortment.baskets(srng, shoppers, staples, ord_cust, ord_start)
     purchases, death = _purchase_timeline(rng, ctx, people, ord_cust, ord_start, baskets)
-    sessions = _with_browsing(rng, ctx, people, purchases, death)
+    death, abrupt = _campaign_deaths(campaigns, death, purchases)
+    sessions = _with_browsing(rng, ctx, people, purchases, death, abrupt)
     events = _draw_events(rng, ctx, sessions, shoppers, baskets)
     orders = _draw_orders(rng, ctx, sessions, events)
+    contacts = _settled_contacts(ctx, campaigns, orders)
+    return _block_data(shoppers, people, staples, death, sessions, events, orders, contacts)
+
+
+def _run_campaigns(
+    ctx: SimContext, block_index: int, people: _Customers, ord_cust, ord_start
+) -> CampaignOutcome | None:
+    """Apply the run's campaigns (if any) to the purchase timeline, from their own stream, and
+    update the customers' dropout purchase for those who responded (None: no campaigns)."""
+    if ctx.campaigns is None:
+        return None
+    campaigns = apply_campaigns(
+        campaign_rng(ctx.seed, block_index),
+        ctx.campaigns,
+        ctx.purchase_grid,
+        people.signup,
+        people.lam,
+        people.n_dropout,
+        ord_cust,
+        ord_start,
+    )
+    people.n_dropout = campaigns.n_dropout
+    return campaigns
+
+
+def _campaign_deaths(campaigns: CampaignOutcome | None, death: np.ndarray, purchases: _Sessions):
+    """Death times with customers a contact drove away dying at it, and which ones they are
+    (``abrupt``: no fading before death; None without campaigns)."""
+    if campaigns is None:
+        return death, None
+    death = driven_away_deaths(death, campaigns.driven_away_at, purchases.customer, purchases.end)
+    return death, campaigns.driven_away_at >= 0
+
+
+def _settled_contacts(ctx: SimContext, campaigns: CampaignOutcome | None, orders: dict) -> Contacts:
+    """The campaigns' contacts with outcomes measured on the orders as written (empty
+    without campaigns)."""
+    if campaigns is None:
+        return Contacts.empty()
+    return settle_outcomes(
+        campaigns.contacts,
+        orders["ord_customer"],
+        orders["ord_time"],
+        ctx.campaigns.horizon_s,
+    )
+
+
+def _block_data(
+    shoppers: Shoppers,
+    people: _Customers,
+    staples: Staples,
+    death: np.ndarray,
+    sessions: _Sessions,
+    events: _Events,
+    orders: dict,
+    contacts: Contacts,
+) -> BlockData:
+    """Collect the simulated steps' results into the block's rows."""
     return BlockData(
         customer_num=shoppers.number,
         signup=people.signup,
@@ -394,6 +480,14 @@ def simulate_block(ctx: SimContext, block_index: int, first_num: int, n: int) ->
         ev_type=events.type,
         ev_product=events.product,
         **orders,
+        con_customer=contacts.customer,
+        con_campaign=contacts.campaign,
+        con_time=contacts.time,
+        con_offer=contacts.offer,
+        con_type=contacts.type,
+        con_retained_if=contacts.retained_if,
+        con_effect=contacts.effect,
+        con_retained=contacts.retained,
     )
 
 
@@ -479,9 +573,13 @@ def _purchase_timeline(rng, ctx: SimContext, people: _Customers, ord_cust, ord_s
     return purchases, death
 
 
-def _with_browsing(rng, ctx: SimContext, people: _Customers, purchases: _Sessions, death):
+def _with_browsing(
+    rng, ctx: SimContext, people: _Customers, purchases: _Sessions, death, abrupt=None
+):
     """Browsing: seasonal Poisson, faded before death, plus a sign-up session; merged with
-    the purchase sessions, clashing browses dropped."""
+    the purchase sessions, clashing browses dropped. Customers marked ``abrupt`` (a campaign
+    contact drove them away) stop at death without fading: their fading would otherwise
+    reach back before the contact."""
     m, grid, n = ctx.model, ctx.browse_grid, people.signup.size
     signup = people.signup
     last_start = ctx.window.end_ts - SESSION_LATEST_START_BEFORE_END
@@ -493,6 +591,8 @@ def _with_browsing(rng, ctx: SimContext, people: _Customers, purchases: _Session
     to_death_days = (death[cust_b] - t_b) / DAY
     window_days = people.fade_days[cust_b]
     fading = (death[cust_b] >= 0) & (to_death_days < window_days)
+    if abrupt is not None:
+        fading &= ~abrupt[cust_b]
     factor = np.where(
         fading, np.exp(np.log(m.fade_floor) * (1.0 - to_death_days / window_days)), 1.0
     )

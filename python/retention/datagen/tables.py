@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from retention.datagen.assortment import Assortment
+from retention.datagen.campaigns import OFFER_COST_CENTS
 from retention.datagen.catalog import Catalog
 from retention.datagen.params import (
     ARCHETYPES,
@@ -23,9 +24,12 @@ from retention.datagen.params import (
     CHANNELS,
     COUNTRIES,
     COUPON_CODES,
+    CUSTOMER_TYPES,
     EVENT_TYPES,
+    OFFER_TYPES,
     ORDER_STATUSES,
     TABLE_COLUMNS,
+    TRUTH_CONTACT_COLUMNS,
     TRUTH_CUSTOMER_COLUMNS,
     TRUTH_PRODUCT_COLUMNS,
     TRUTH_STAPLE_COLUMNS,
@@ -61,6 +65,17 @@ class IdWidths:
         )
 
 
+def contact_id_width(customers: int, campaigns: int) -> int:
+    """Zero-padding width of ``contact_id`` (kept out of :class:`IdWidths`, whose fields are
+    recorded in every run's generation_params.json)."""
+    return max(7, _digits(customers * max(campaigns, 1)))
+
+
+def campaign_id_width(campaigns: int) -> int:
+    """Zero-padding width of ``campaign_id`` (``C01`` ...)."""
+    return max(2, _digits(campaigns))
+
+
 @dataclass
 class Counters:
     """Next global sequence numbers of the identifiers assigned chunk by chunk."""
@@ -68,6 +83,7 @@ class Counters:
     order: int = 1
     session: int = 1
     event: int = 1
+    contact: int = 1
 
 
 def format_ids(prefix: str, numbers: np.ndarray, width: int, suffix: str = "") -> pa.Array:
@@ -192,6 +208,61 @@ def chunk_tables(
         },
     )
     return {"customers": customers, "orders": orders, "order_items": order_items, "events": events}
+
+
+def contacts_tables(
+    data: BlockData,
+    counters: Counters,
+    widths: IdWidths,
+    contact_width: int,
+    campaign_width: int,
+    channel: str,
+) -> tuple[pa.Table, pa.Table]:
+    """The chunk's ``contacts`` table and its ground truth ``contacts_truth``; advances
+    ``counters.contact``."""
+    n = data.con_customer.size
+    contact_ids = format_ids("k", counters.contact + np.arange(n), contact_width)
+    counters.contact += n
+    customer_ids = format_ids("c", data.customer_num[data.con_customer], widths.customer)
+    campaign_ids = format_ids("C", data.con_campaign.astype(np.int64) + 1, campaign_width)
+    offer = data.con_offer
+    treated = offer >= 0
+    assignment = labels(np.where(treated, 0, 1), ("treatment", "control"))
+    offer_type = labels(offer, OFFER_TYPES)
+    contacts = _table(
+        "contacts",
+        {
+            "contact_id": contact_ids,
+            "customer_id": customer_ids,
+            "campaign_id": campaign_ids,
+            "contacted_at": format_timestamps(data.con_time),
+            "assignment": assignment,
+            "offer_type": offer_type,
+            "offer_cost": format_cents(np.where(treated, OFFER_COST_CENTS[offer], 0)),
+            "channel": labels(np.where(treated, 0, -1), (channel,)),
+        },
+    )
+    outcome = data.con_retained_if
+    columns = {
+        "contact_id": contact_ids,
+        "customer_id": customer_ids,
+        "campaign_id": campaign_ids,
+        "customer_type": labels(data.con_type, CUSTOMER_TYPES),
+        "assignment": assignment,
+        "offer_type": offer_type,
+        "retained_if_control": pa.array(outcome[:, 0] == 1),
+        **{
+            f"retained_if_{name}": pa.array(outcome[:, 1 + j] == 1, mask=outcome[:, 1 + j] < 0)
+            for j, name in enumerate(OFFER_TYPES)
+        },
+        **{
+            f"true_effect_{name}": pa.array(data.con_effect[:, j])
+            for j, name in enumerate(OFFER_TYPES)
+        },
+        "retained": pa.array(data.con_retained),
+    }
+    assert tuple(columns) == TRUTH_CONTACT_COLUMNS
+    return contacts, pa.table(columns)
 
 
 def archetype(lam: np.ndarray, dropout: np.ndarray) -> np.ndarray:
