@@ -22,7 +22,26 @@
     horizon), and the reason says so (score_source 'btyd_p_no_purchase').
     Customers contacted within contact_cooldown_days are left out when a
     contacts source is enabled (enable_contacts).
+
+    With past campaigns (enable_contacts) and an uplift model that beat the
+    baselines on the held-out campaign (ml_uplift_evaluation), a customer it
+    scored gets the offer with the highest expected incremental profit,
+    estimated uplift x customer_value - offer cost (uplift_source 'model');
+    a customer whose estimated uplift is negative for every offer is never
+    contacted: listed as assignment 'do_not_disturb' when today's rule would
+    have contacted them. Everyone else keeps today's rule (uplift_source
+    'assumed', the uplift being P(churn) x retention_uplift).
+
+    Every list holds out a random control group, so that the campaign it
+    starts measures itself (issue 18; fct_campaign_results reads the contacts
+    source it comes back as): a customer is in the control group when the
+    first 4 hex digits of md5(customer_id | campaign_id) fall below
+    control_share x 65536. The hash is the same on every engine and in any
+    tool (a BI tool or Python can recompute it). Control rows are listed with
+    assignment 'control' and the offer they would have had, but are not
+    contacted: their offers do not count against retention_budget.
 -#}
+{%- set control_digits = '%04x' % ((var('control_share') * 65536) | round | int) -%}
 {%- set offers = {
     'recency': ('win_back_discount', var('offer_cost_discount')),
     'purchase_frequency': ('win_back_discount', var('offer_cost_discount')),
@@ -67,9 +86,10 @@ order_amounts as (
 {% if var('enable_contacts', false) %}
 recent_contacts as (
 
+    -- control rows were held out, not contacted: only treatment rows start a cooldown
     select distinct customer_id
-    from {{ source('shop', 'contacts') }}
-    where cast(contacted_at as date) >= cast({{ dbt.dateadd(
+    from {{ ref('stg_shop__contacts') }}
+    where is_treatment and contacted_date >= cast({{ dbt.dateadd(
         'day', -1 * var('contact_cooldown_days'), "(select as_of.as_of_date from as_of)"
     ) }} as date)
 
@@ -183,22 +203,124 @@ money_valued as (
 
 ),
 
+{% if var('enable_contacts', false) %}
+    uplift_scores as (
+
+        select * from {{ ref('ml_uplift_scores') }}
+
+    ),
+{% else %}
+    uplift_scores as (
+
+        {#- no past campaigns: no uplift scores, everyone keeps today's rule #}
+        select
+            cast(null as {{ dbt.type_string() }}) as customer_id,
+            cast(null as {{ dbt.type_string() }}) as offer_type,
+            cast(null as double) as offer_cost,
+            cast(null as double) as uplift
+        where 1 = 0
+
+    ),
+{% endif %}
+
+uplift_options as (
+
+    {#- Each tested offer's expected incremental profit: uplift x value - cost. #}
+    select
+        money_valued.customer_id,
+        uplift_scores.offer_type,
+        uplift_scores.offer_cost,
+        uplift_scores.uplift,
+        uplift_scores.uplift * money_valued.customer_value - uplift_scores.offer_cost as expected_value,
+        row_number() over (
+            partition by money_valued.customer_id
+            order by
+                coalesce(
+                    uplift_scores.uplift * money_valued.customer_value - uplift_scores.offer_cost,
+                    uplift_scores.uplift
+                ) desc,
+                uplift_scores.offer_type
+        ) as option_rank,
+        max(uplift_scores.uplift) over (partition by money_valued.customer_id) as best_uplift
+    from money_valued
+    inner join uplift_scores
+        on money_valued.customer_id = uplift_scores.customer_id
+
+),
+
+best_offers as (
+
+    select * from uplift_options
+    where option_rank = 1
+
+),
+
+targeted as (
+
+    {#- The uplift model's best offer where it scored the customer (uplift_source
+        'model'), today's assumed-uplift rule elsewhere ('assumed'). #}
+    select
+        money_valued.customer_id,
+        money_valued.as_of_date,
+        money_valued.churn_probability,
+        money_valued.risk_tier,
+        money_valued.score_source,
+        money_valued.clv,
+        money_valued.expected_orders,
+        money_valued.value_per_order,
+        money_valued.value_basis,
+        money_valued.customer_value,
+        money_valued.reason_family,
+        case when best_offers.customer_id is null then 'assumed' else 'model' end as uplift_source,
+        coalesce(best_offers.offer_type, money_valued.offer_type) as offer_type,
+        coalesce(best_offers.offer_cost, money_valued.offer_cost) as offer_cost,
+        coalesce(best_offers.uplift, money_valued.churn_probability * {{ var('retention_uplift') }}) as uplift,
+        coalesce(best_offers.best_uplift < 0, false) as is_do_not_disturb,
+        case
+            when best_offers.best_uplift < 0
+                then concat(
+                        'do not disturb: a contact is expected to lower retention (estimated uplift ',
+                        cast(round(best_offers.best_uplift, 3) as {{ dbt.type_string() }}), ')'
+                    )
+            else money_valued.reason
+        end as reason,
+        case
+            when best_offers.customer_id is null
+                then money_valued.churn_probability * money_valued.customer_value * {{ var('retention_uplift') }}
+                    - money_valued.offer_cost
+            else best_offers.expected_value
+        end as expected_value,
+        -- today's rule, to list the customers it would contact but the model says to leave alone
+        money_valued.churn_probability * money_valued.customer_value * {{ var('retention_uplift') }}
+        - money_valued.offer_cost as assumed_expected_value
+    from money_valued
+    left join best_offers
+        on money_valued.customer_id = best_offers.customer_id
+
+),
+
 ranked as (
 
     select
         *,
-        churn_probability * customer_value * {{ var('retention_uplift') }} - offer_cost as expected_value,
-        churn_probability * expected_orders * {{ var('retention_uplift') }} as expected_orders_saved,
+        concat('retention_', cast(as_of_date as {{ dbt.type_string() }})) as campaign_id,
+        case
+            when is_do_not_disturb then 'do_not_disturb'
+            when substr(md5(concat(
+                    customer_id, '|', 'retention_', cast(as_of_date as {{ dbt.type_string() }})
+                )), 1, 4) < '{{ control_digits }}'
+                then 'control'
+            else 'treatment'
+        end as assignment,  -- noqa: RF04
+        uplift * expected_orders as expected_orders_saved,
         cast(row_number() over (
             order by
+                case when is_do_not_disturb then 1 else 0 end,
                 case when value_basis = 'expected_orders' then 1 else 0 end,
-                coalesce(
-                    churn_probability * customer_value * {{ var('retention_uplift') }} - offer_cost,
-                    churn_probability * expected_orders * {{ var('retention_uplift') }}
-                ) desc,
+                coalesce(expected_value, uplift * expected_orders) desc,
                 customer_id
         ) as {{ dbt.type_int() }}) as action_rank
-    from money_valued
+    from targeted
 
 ),
 
@@ -206,11 +328,16 @@ budgeted as (
 
     select
         *,
-        sum(offer_cost) over (
+        -- held-out control rows and do-not-disturb rows are not contacted: no cost
+        sum(case when assignment = 'treatment' then offer_cost else 0 end) over (
             order by action_rank rows between unbounded preceding and current row
         ) as cumulative_cost
     from ranked
-    where expected_value > 0 or (value_basis = 'expected_orders' and expected_orders_saved > 0)
+    where
+        expected_value > 0
+        or (value_basis = 'expected_orders' and expected_orders_saved > 0)
+        -- listed, not contacted: today's rule would contact them, the model says no
+        or (is_do_not_disturb and assumed_expected_value > 0)
 
 ),
 
@@ -235,9 +362,13 @@ final as (
         cast(offer_cost as double) as offer_cost,
         cast(cumulative_cost as double) as cumulative_cost,
         reason,
-        reason_family
+        reason_family,
+        cast(campaign_id as {{ dbt.type_string() }}) as campaign_id,
+        cast(assignment as {{ dbt.type_string() }}) as assignment,  -- noqa: RF04
+        cast(uplift_source as {{ dbt.type_string() }}) as uplift_source,
+        cast(uplift as double) as estimated_uplift
     from budgeted
-    where cumulative_cost <= {{ var('retention_budget') }}
+    where cumulative_cost <= {{ var('retention_budget') }} or is_do_not_disturb
 
 )
 

@@ -28,6 +28,11 @@
     {%- do marts.append('fct_product_recommendations') -%}
     {%- do marts.append('fct_recommendation_evaluation') -%}
 {%- endif -%}
+{%- if var('enable_contacts') -%}
+    {%- do marts.append('fct_campaign_results') -%}
+    {%- do marts.append('fct_uplift_evaluation') -%}
+    {%- do marts.append('fct_uplift_calibration') -%}
+{%- endif -%}
 
 with
 
