@@ -15,7 +15,7 @@ the true profit, its share of the oracle's, the paired bootstrap interval of its
 with the uplift policy (resampling the held-out rows), and the share of sleeping dogs (a
 contact lowers their retention) in its list.
 
-Usage: python benchmarks/uplift.py [--seeds 7 11 23] [--customers 4000] [--campaigns 4]
+Usage: python benchmarks/uplift.py [--seeds 101 103 107 109 113] [--customers 20000] [--campaigns 4]
 Prints markdown for BENCHMARKS.md; results in benchmarks/results/uplift.json.
 """
 
@@ -156,8 +156,8 @@ def markdown(results: list[dict]) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[7, 11, 23])
-    parser.add_argument("--customers", type=int, default=4000)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[101, 103, 107, 109, 113])
+    parser.add_argument("--customers", type=int, default=20000)
     parser.add_argument("--campaigns", type=int, default=4)
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "benchmarks/results/uplift.json")
     args = parser.parse_args(argv)

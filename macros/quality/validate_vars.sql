@@ -18,6 +18,7 @@
             'recommendation_horizon_days': 1, 'recommendation_validation_cutoffs': 1,
             'churn_seed': 0, 'recommendation_seed': 0, 'churn_validation_origins': 1,
             'churn_btyd_max_fit_customers': 100, 'churn_max_training_customers': 1000,
+            'uplift_horizon_days': 1, 'uplift_bootstrap_rounds': 100, 'uplift_seed': 0,
         } -%}
         {%- for name, minimum in minimums.items() -%}
             {%- set value = var(name) -%}
@@ -41,6 +42,10 @@
         {%- if uplift is boolean or uplift is not number or uplift <= 0 or uplift > 1 -%}
             {%- do problems.append('retention_uplift must be a share in (0, 1] (got ' ~ uplift ~ ')') -%}
         {%- endif -%}
+        {%- set control = var('control_share') -%}
+        {%- if control is boolean or control is not number or control < 0 or control >= 1 -%}
+            {%- do problems.append('control_share must be a share in [0, 1) (got ' ~ control ~ ')') -%}
+        {%- endif -%}
         {%- set high = var('high_risk_threshold') -%}
         {%- set medium = var('medium_risk_threshold') -%}
         {%- if high is boolean or medium is boolean or high is not number or medium is not number
@@ -63,6 +68,7 @@
             'recommendation_risk_tiers': ['high', 'medium', 'low'],
             'recommendation_candidates': ['popularity_global', 'popularity_category', 'popularity_recent',
                                           'co_occurrence', 'als', 'buy_again', 'blend'],
+            'uplift_learners': ['t_learner', 'x_learner'],
         } -%}
         {%- set extras = var('churn_report_only_candidates') -%}
         {%- if extras is string or extras is not iterable

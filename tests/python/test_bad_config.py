@@ -84,6 +84,8 @@ CASES = {
             "feature_windows_days": [30, -7],
             "churn_calibration": "platt",
             "as_of_date": "2024-13-01",
+            "control_share": 1.5,
+            "uplift_learners": ["s_learner"],
         },
         [
             "min_group_size must be a whole number >= 1 (got 0)",
@@ -94,6 +96,8 @@ CASES = {
             "churn_calibration must be one of 'auto', 'none', 'prior_shift', 'sigmoid', 'isotonic',"
             " 'btyd_blend' (got 'platt')",
             "as_of_date must be a date like 2024-06-30 (got '2024-13-01')",
+            "control_share must be a share in [0, 1) (got 1.5)",
+            "uplift_learners must be a non-empty list from t_learner, x_learner (got ['s_learner'])",
         ],
     ),
     "as_of_date after the data": (

@@ -360,7 +360,8 @@ final as (
         cast(expected_value as double) as expected_value,
         offer_type,
         cast(offer_cost as double) as offer_cost,
-        cast(cumulative_cost as double) as cumulative_cost,
+        -- null on do-not-disturb rows: never contacted, and listed after the budget ran out
+        cast(case when not is_do_not_disturb then cumulative_cost end as double) as cumulative_cost,
         reason,
         reason_family,
         cast(campaign_id as {{ dbt.type_string() }}) as campaign_id,

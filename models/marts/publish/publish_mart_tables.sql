@@ -32,6 +32,7 @@
     {%- do marts.append('fct_campaign_results') -%}
     {%- do marts.append('fct_uplift_evaluation') -%}
     {%- do marts.append('fct_uplift_calibration') -%}
+    {%- do marts.append('fct_uplift_qini_curve') -%}
 {%- endif -%}
 
 with

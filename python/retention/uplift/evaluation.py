@@ -122,30 +122,42 @@ def _check_share(p: float) -> None:
         raise ValueError(f"the treated share p must be in (0, 1), got {p}")
 
 
-def _profit_terms(selected, treated, y, value, cost, p: float) -> np.ndarray:
+def _profit_terms(selected, treated, y, value, cost, p: float, outcome_models=None) -> np.ndarray:
     """Each row's contribution to policy_value (0 for rows not selected)."""
     _check_share(p)
     sel = np.asarray(selected, dtype=bool)
     _, t, outcome = _campaign(np.zeros(sel.shape), treated, y)
     n = len(t)
     v, c = _per_row(value, n, "value"), _per_row(cost, n, "cost")
-    ipw = t * outcome / p - (1 - t) * outcome / (1 - p)
-    return np.where(sel, v * ipw - c, 0.0)
+    if outcome_models is None:
+        effect = t * outcome / p - (1 - t) * outcome / (1 - p)
+    else:
+        mu0 = _per_row(outcome_models[0], n, "mu_control")
+        mu1 = _per_row(outcome_models[1], n, "mu_treated")
+        effect = mu1 - mu0 + t * (outcome - mu1) / p - (1 - t) * (outcome - mu0) / (1 - p)
+    return np.where(sel, v * effect - c, 0.0)
 
 
-def policy_value(selected, treated, y, value, cost, p: float) -> float:
-    """Inverse-propensity estimate of the incremental profit of contacting the selected rows.
+def policy_value(selected, treated, y, value, cost, p: float, outcome_models=None) -> float:
+    """Estimate of the incremental profit of contacting the selected rows.
 
-    sum over selected i of value_i * (t_i * y_i / p - (1 - t_i) * y_i / (1 - p)) - cost_i.
-    With treatment assigned at random with probability p, independently of the
-    features, E[t y / p | x] = P(retained | x, contacted) and E[(1 - t) y / (1 - p) | x]
-    = P(retained | x, not contacted), so the first sum is unbiased for the sum of
-    value_i * tau_i over the selected rows: the retained value the contact adds. The
-    cost counts for every selected row (contacting each of them costs cost_i), so it
-    is subtracted as is. p must be the assignment probability (the treated share);
-    `selected` must be decided from the features (or scores) only, not from t or y.
+    Inverse propensity: sum over selected i of value_i * (t_i * y_i / p - (1 - t_i) * y_i
+    / (1 - p)) - cost_i. With treatment assigned at random with probability p,
+    independently of the features, E[t y / p | x] = P(retained | x, contacted) and
+    E[(1 - t) y / (1 - p) | x] = P(retained | x, not contacted), so the first sum is
+    unbiased for the sum of value_i * tau_i over the selected rows: the retained value the
+    contact adds. The cost counts for every selected row (contacting each of them costs
+    cost_i), so it is subtracted as is. p must be the assignment probability (the treated
+    share); `selected` must be decided from the features (or scores) only, not from t or y.
+
+    outcome_models = (mu_control, mu_treated), per-row predictions of P(retained) without
+    and with the contact from models fitted on other data (earlier campaigns), makes it
+    the augmented (doubly robust) estimate: value_i * (mu1 - mu0 + t (y - mu1) / p
+    - (1 - t) (y - mu0) / (1 - p)). Still unbiased in a randomized campaign whatever the
+    models are (the corrections have mean zero), and far less noisy when values are
+    uneven: the residuals, not the outcomes, are weighted by 1 / p.
     """
-    return float(_profit_terms(selected, treated, y, value, cost, p).sum())
+    return float(_profit_terms(selected, treated, y, value, cost, p, outcome_models).sum())
 
 
 def select_within_budget(score, cost, budget: float, positive_only: bool = True) -> np.ndarray:
@@ -203,6 +215,7 @@ def bootstrap_policy_values(
     seed: int = 0,
     reference: str | None = None,
     positive_only: bool | dict[str, bool] = True,
+    outcome_models=None,
 ) -> pd.DataFrame:
     """Each rule's policy value at one budget, with paired bootstrap 95% intervals.
 
@@ -213,6 +226,7 @@ def bootstrap_policy_values(
     a reference the difference columns are NaN. positive_only (for select_within_budget)
     is one flag for all rules or one per rule name (missing names: True); a score that is
     not an effect, e.g. a churn risk, may rank rows it would contact at <= 0.
+    outcome_models: as for policy_value (the augmented estimate).
     """
     if reference is not None and reference not in scores:
         raise ValueError(f"reference {reference!r} is not one of the rules {list(scores)}")
@@ -225,7 +239,9 @@ def bootstrap_policy_values(
     selections = [
         select_within_budget(scores[r], c, budget, positive_only=flags.get(r, True)) for r in names
     ]
-    terms = np.column_stack([_profit_terms(sel, treated, y, value, c, p) for sel in selections])
+    terms = np.column_stack(
+        [_profit_terms(sel, treated, y, value, c, p, outcome_models) for sel in selections]
+    )
     draws = _bootstrap_sums(terms, n_boot, seed)
     ref = names.index(reference) if reference is not None else None
     rows = []

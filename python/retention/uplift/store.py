@@ -24,6 +24,7 @@ PREDICTION_COLUMNS = {
     "contact_id": "object", "campaign_id": "object", "offer_type": "object",
     "offer_cost": "float64", "rule": "object", "rule_kind": "object", "score": "float64",
     "is_treatment": "bool", "is_retained": "int64", "value": "float64",
+    "mu_control": "float64", "mu_treated": "float64",
     "training_rows": "int64", "training_campaigns": "int64",
 }  # fmt: skip
 EVALUATION_COLUMNS = {
@@ -66,8 +67,8 @@ def evaluation_table(predictions: pd.DataFrame, settings: UpliftSettings) -> pd.
         evaluation["is_chosen"] = evaluation["rule"] == chosen
         if chosen is None:
             log.warning(
-                "uplift: no learner beat the best baseline on every offer of the held-out "
-                "campaign; the action list keeps the assumed uplift"
+                "uplift: a baseline beat the best uplift learner significantly on the "
+                "held-out campaign; the action list keeps the assumed uplift"
             )
         else:
             log.info("uplift: %s ships (held-out campaign %s)", chosen,
