@@ -12,8 +12,11 @@ from retention.report.templating import environment
 
 
 def render_sections(marts: Marts) -> list[Section]:
+    """Every section, in page order; an opt-in section whose marts were not built at all
+    (render_section returns None) is left out."""
     ctx = RunContext.load(marts)
-    return [section.render_section(marts, ctx) for section in SECTIONS]
+    rendered = [section.render_section(marts, ctx) for section in SECTIONS]
+    return [s for s in rendered if s is not None]
 
 
 def render_page(

@@ -181,48 +181,59 @@ def validation_predictions(frame: pd.DataFrame, settings: UpliftSettings) -> pd.
         if not (_enough(train) and _enough(test)):
             log.info("uplift: offer %s has too few rows to validate; skipped", offer)
             continue
-        x_train, x_test = matrix(train, features), matrix(test, features)
-        scores: dict[str, np.ndarray] = {}
-        for name in settings.learners:
-            learner = make_uplift_learner(name, settings.seed)
-            learner.fit(x_train, train["is_treatment"].to_numpy(), train["is_retained"].to_numpy())
-            scores[name] = learner.effect(x_test)
-        # without a contact: the risk baseline is 1 - this; both also serve the augmented
-        # (doubly robust) profit estimate of every rule's list (evaluation.policy_value)
-        mu_control = fit_outcome(train, features, settings.seed, False).predict_proba(x_test)[:, 1]
-        mu_treated = fit_outcome(train, features, settings.seed, True).predict_proba(x_test)[:, 1]
-        risk = 1 - mu_control
-        value = test["value"].to_numpy()
-        scores["risk"] = risk
-        scores["risk_x_value"] = risk * value * settings.assumed_uplift
-        scores["random"] = np.random.default_rng(settings.seed).random(len(test))
-        for rule, score in scores.items():
-            parts.append(
-                pd.DataFrame(
-                    {
-                        "contact_id": test["contact_id"].to_numpy(),
-                        "campaign_id": held_out,
-                        "offer_type": offer,
-                        "offer_cost": cost,
-                        "rule": rule,
-                        "rule_kind": "baseline" if rule in BASELINE_RULES else "uplift_model",
-                        "score": score,
-                        "is_treatment": test["is_treatment"].to_numpy(),
-                        "is_retained": test["is_retained"].to_numpy(),
-                        "value": value,
-                        "mu_control": mu_control,
-                        "mu_treated": mu_treated,
-                        "training_rows": len(train),
-                        "training_campaigns": len(set(train["campaign_id"])),
-                    }
-                )
-            )
+        scored = held_out_scores(train, test, features, settings)
+        parts.append(scored.assign(offer_type=offer, offer_cost=cost))
     if not parts:
         raise NotEnoughExperimentsError(
             f"no offer has {MIN_ARM_ROWS}+ treated and control rows, with both outcomes, in "
             f"the campaigns before {held_out} and in {held_out}"
         )
     return pd.concat(parts, ignore_index=True)
+
+
+def held_out_scores(
+    train: pd.DataFrame, test: pd.DataFrame, features: list[str], settings: UpliftSettings
+) -> pd.DataFrame:
+    """One offer's held-out rows scored by every rule fitted on `train` (long format)."""
+    x_train, x_test = matrix(train, features), matrix(test, features)
+    scores: dict[str, np.ndarray] = {}
+    for name in settings.learners:
+        learner = make_uplift_learner(name, settings.seed)
+        learner.fit(x_train, train["is_treatment"].to_numpy(), train["is_retained"].to_numpy())
+        scores[name] = learner.effect(x_test)
+    # without a contact: the risk baseline is 1 - this; both also serve the augmented
+    # (doubly robust) profit estimate of every rule's list (evaluation.policy_value)
+    mu_control = fit_outcome(train, features, settings.seed, False).predict_proba(x_test)[:, 1]
+    mu_treated = fit_outcome(train, features, settings.seed, True).predict_proba(x_test)[:, 1]
+    value = test["value"].to_numpy()
+    scores["risk"] = 1 - mu_control
+    scores["risk_x_value"] = scores["risk"] * value * settings.assumed_uplift
+    scores["random"] = np.random.default_rng(settings.seed).random(len(test))
+    common = {
+        "contact_id": test["contact_id"].to_numpy(),
+        "campaign_id": test["campaign_id"].to_numpy(),
+        "is_treatment": test["is_treatment"].to_numpy(),
+        "is_retained": test["is_retained"].to_numpy(),
+        "value": value,
+        "mu_control": mu_control,
+        "mu_treated": mu_treated,
+        "training_rows": len(train),
+        "training_campaigns": len(set(train["campaign_id"])),
+    }
+    return pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    **common,
+                    "rule": rule,
+                    "rule_kind": "baseline" if rule in BASELINE_RULES else "uplift_model",
+                    "score": score,
+                }
+            )
+            for rule, score in scores.items()
+        ],
+        ignore_index=True,
+    )
 
 
 def targeting_score(rule: str, rows: pd.DataFrame) -> np.ndarray:
