@@ -115,6 +115,17 @@ def test_action_preview_is_the_top_20(small_build, report):
         small_build, "select count(*) from read_parquet('{current}/fct_retention_actions.parquet')"
     )
     assert actions.count("<tr>") - 1 == min(count, 20)  # minus the header row
+    # the count and cost are of the rows to contact, not of the held-out control group
+    assignments = dict(
+        published_rows(
+            small_build,
+            "select assignment, count(*) from read_parquet('{current}/fct_retention_actions.parquet')"
+            " group by 1",
+        )
+    )
+    assert f"{assignments['treatment']:,} customers to contact" in actions
+    assert assignments.get("control", 0) > 0, "the demo list should hold out a control group"
+    assert f"{assignments['control']:,} more are held out at random" in actions
 
 
 @pytest.mark.integration

@@ -30,6 +30,7 @@ COLUMNS = {
     "offer_cost": lambda v: fmt_num(v, 2),
     "cumulative_cost": lambda v: fmt_num(v, 2),
     "reason": str,
+    "assignment": str,
 }
 HEADERS = {
     "action_rank": "rank",
@@ -55,8 +56,10 @@ def render_section(marts: Marts, ctx: RunContext) -> Section:
     reason = missing_reason(marts, "fct_retention_actions")
     if reason:
         return Section.unavailable(KEY, TITLE, reason)
+    contacted = _contacted_filter(marts)
     count, cost, value = marts.one(
-        "select count(*), sum(offer_cost), sum(expected_value) from marts.fct_retention_actions"
+        "select count(*), sum(offer_cost), sum(expected_value)"
+        f" from marts.fct_retention_actions{contacted}"
     )
     top = marts.df(f"select * from marts.fct_retention_actions order by action_rank limit {TOP}")
     body = render(
@@ -66,9 +69,29 @@ def render_section(marts: Marts, ctx: RunContext) -> Section:
         saved=None if is_missing(value) else fmt_money(value),
         valued_by=_valued_by(marts) or "CLV",
         baseline_scores="btyd_p_no_purchase" in _score_sources(marts),
+        held_out=_held_out(marts),
         table=Table.from_frame(top, COLUMNS, HEADERS),
     )
     return Section(KEY, TITLE, body, True)
+
+
+def _contacted_filter(marts: Marts) -> str:
+    """Only the rows to contact count: the list also holds its random control group and,
+    with an uplift model, customers not to disturb (a publish before them has neither)."""
+    if "assignment" not in marts.columns("fct_retention_actions"):
+        return ""
+    return " where assignment = 'treatment'"
+
+
+def _held_out(marts: Marts) -> dict[str, str]:
+    """How many rows of the list are not to be contacted, by assignment."""
+    if "assignment" not in marts.columns("fct_retention_actions"):
+        return {}
+    rows = marts.connection.execute(
+        "select assignment, count(*) from marts.fct_retention_actions"
+        " where assignment <> 'treatment' group by 1"
+    ).fetchall()
+    return {assignment: fmt_int(n) for assignment, n in rows}
 
 
 def _valued_by(marts: Marts) -> str:
