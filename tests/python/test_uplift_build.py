@@ -25,6 +25,8 @@ from retention.uplift.pipeline import targeting_score
 pytestmark = pytest.mark.integration  # a dbt build
 
 VARS = {
+    # the churn model only ranks the fallback rule here: one quick learner is enough
+    "churn_candidates": ["logistic_regression"],
     "enable_contacts": True,
     "enable_customers": False,
     "enable_order_items": False,

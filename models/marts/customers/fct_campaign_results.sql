@@ -117,8 +117,8 @@ paired as (
         and treated.recency_band = control.recency_band
         and not control.is_treatment
     where treated.is_treatment
-        and treated.customers >= {{ var('min_group_size') }}
-        and control.customers >= {{ var('min_group_size') }}
+        and not {{ retention.is_small_group('treated.customers') }}
+        and not {{ retention.is_small_group('control.customers') }}
 
 ),
 
