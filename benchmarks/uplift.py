@@ -13,7 +13,8 @@ selection as ml_uplift_evaluation - and scores it with the truth, per offer:
 next to an oracle that ranks by the true expected effect x value - cost. Reported per rule:
 the true profit, its share of the oracle's, the paired bootstrap interval of its difference
 with the uplift policy (resampling the held-out rows), and the share of sleeping dogs (a
-contact lowers their retention) in its list.
+contact lowers their retention) in its list. Also: whether each campaign's measured effect
+in fct_campaign_results (treated - control, 95% interval) holds its true average effect.
 
 Usage: python benchmarks/uplift.py [--seeds 101 103 107 109 113] [--customers 20000] [--campaigns 4]
 Prints markdown for BENCHMARKS.md; results in benchmarks/results/uplift.json.
@@ -136,6 +137,42 @@ def true_profits(
     return out
 
 
+def campaign_coverage(db: Path, truth: pd.DataFrame, seed: int) -> list[dict]:
+    """Each campaign and offer of fct_campaign_results (all customers) next to its true average
+    effect: the mean over the campaign's rows of retained_if_<offer> - retained_if_control."""
+    rows = query(
+        db,
+        "select campaign_id, offer_type, retention_effect, retention_effect_ci_low,"
+        " retention_effect_ci_high from marts.fct_campaign_results where recency_band = 'all'"
+        " order by campaign_id, offer_type",
+    )
+    out = []
+    for campaign, offer, effect, low, high in rows:
+        members = truth[truth["campaign_id"] == campaign]
+        true_effect = float(
+            (members[f"retained_if_{offer}"].astype(float)
+             - members["retained_if_control"].astype(float)).mean()
+        )  # fmt: skip
+        out.append({"seed": seed, "campaign_id": campaign, "offer_type": offer,
+                    "measured": effect, "ci_low": low, "ci_high": high, "true": true_effect,
+                    "covered": bool(low <= true_effect <= high)})  # fmt: skip
+    return out
+
+
+def coverage_markdown(rows: list[dict]) -> str:
+    lines = ["| seed | campaign | offer | measured effect (95% CI) | true effect | covered |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
+    for r in rows:
+        lines.append(
+            f"| {r['seed']} | {r['campaign_id']} | {r['offer_type']} | {r['measured']:+.3f} "
+            f"({r['ci_low']:+.3f} .. {r['ci_high']:+.3f}) | {r['true']:+.3f} "
+            f"| {'yes' if r['covered'] else '**no**'} |"
+        )
+    covered = sum(r["covered"] for r in rows)
+    lines.append(f"\n{covered} of {len(rows)} intervals hold the true average effect.")
+    return "\n".join(lines)
+
+
 def markdown(results: list[dict]) -> str:
     lines = ["| seed | offer | rule | contacted | true profit | share of oracle "
              "| shipped - rule (95% CI) | sleeping dogs in list |",
@@ -161,18 +198,21 @@ def main(argv=None) -> int:
     parser.add_argument("--campaigns", type=int, default=4)
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "benchmarks/results/uplift.json")
     args = parser.parse_args(argv)
-    results = []
+    results, coverage = [], []
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="uplift_") as tmp:
         for seed in args.seeds:
             db, truth, seconds = build(seed, args.customers, args.campaigns, Path(tmp))
+            coverage += campaign_coverage(db, truth, seed)
             policy = shipped_rule(db)
             for row in true_profits(predictions(db), truth, budget_of(db), seed, policy):
                 results.append({"seed": seed, "build_seconds": seconds, "shipped": policy, **row})
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"wall_seconds": time.perf_counter() - started,
-                                    "results": results}, indent=1))  # fmt: skip
+                                    "results": results, "campaigns": coverage}, indent=1))  # fmt: skip
     print(markdown(results))
+    print()
+    print(coverage_markdown(coverage))
     return 0
 
 
