@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from churn_fixtures import make_snapshots
-from retention.churn.btyd import BtydModel, compiled_map, customer_lifetime_value
+from retention.churn.btyd import BtydModel, CompiledMap, compiled_map, customer_lifetime_value
 from retention.churn.pipeline import run_customer_value
 
 
@@ -93,3 +93,36 @@ def test_customer_value_fits_on_the_sample_and_scores_every_buyer():
     assert not np.allclose(whole["p_alive"], sampled["p_alive"])
     assert np.corrcoef(whole["expected_purchases_horizon"],
                        sampled["expected_purchases_horizon"])[0, 1] > 0.9  # fmt: skip
+
+
+def _losing_c_code(monkeypatch, failures: int) -> list[int]:
+    """CompiledMap._compile whose first `failures` compilations give a gradient that fails as
+    PyTensor's does when a loop's C code did not compile (pymc-marketing issue 1760)."""
+    compiled, original = [], CompiledMap._compile
+
+    def flaky(self):
+        original(self)
+        compiled.append(1)
+        if len(compiled) <= failures:
+
+            def lost(point):
+                raise AttributeError("'Scratchpad' object has no attribute 'ufunc'")
+
+            self._dlogp = lost
+
+    monkeypatch.setattr(CompiledMap, "_compile", flaky)
+    return compiled
+
+
+def test_an_objective_that_lost_its_c_code_is_compiled_again(monkeypatch):
+    compiled = _losing_c_code(monkeypatch, failures=1)
+    objective = CompiledMap("bg_nbd")
+    assert len(compiled) == 2
+    point = objective.solve(simulated_rfm(300, seed=3))
+    assert all(np.isfinite(v).all() for v in point.values())
+
+
+def test_an_objective_that_loses_it_twice_says_what_to_do(monkeypatch):
+    _losing_c_code(monkeypatch, failures=2)
+    with pytest.raises(RuntimeError, match="delete PyTensor's cache"):
+        CompiledMap("bg_nbd")

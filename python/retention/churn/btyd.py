@@ -108,12 +108,47 @@ class CompiledMap:
         )(None)
         values = {v.name: v for v in self.model.continuous_value_vars}
         self.x0 = DictToArrayBijection.map({k: v for k, v in self.start.items() if k in values})
-        rvs = [self.model.values_to_rvs[values[name]] for name, *_ in self.x0.point_map_info]
+        self._rvs = [self.model.values_to_rvs[values[name]] for name, *_ in self.x0.point_map_info]
+        self._set_data = pm.set_data
+        self.kind = kind
+        self._compile_checked()
+
+    def _compile(self) -> None:
+        from pymc.blocking import DictToArrayBijection
+
         self._logp = DictToArrayBijection.mapf(self.model.compile_logp(jacobian=False), self.start)
         self._dlogp = DictToArrayBijection.mapf(
-            self.model.compile_dlogp(rvs, jacobian=False), self.start
+            self.model.compile_dlogp(self._rvs, jacobian=False), self.start
         )
-        self._set_data = pm.set_data
+
+    def _compile_checked(self) -> None:
+        """Compile, then evaluate both functions once at the initial point. Pareto/NBD's
+        gradient holds an element-wise loop with more operands than NumPy's Python fallback
+        takes, so it runs only as compiled C: when that compilation fails for a passing
+        reason (a module another process left half-written in the shared cache), PyTensor
+        falls back anyway and the first evaluation raises "'Scratchpad' object has no
+        attribute 'ufunc'" (pymc-marketing issue 1760; seen once in eight demo builds
+        here). One recompilation; a second failure stops with where the cache is."""
+        from pymc.blocking import RaveledVars
+
+        point = RaveledVars(self.x0.data, self.x0.point_map_info)
+        for attempt in (1, 2):
+            self._compile()
+            try:
+                self._logp(point)
+                self._dlogp(point)
+                return
+            except AttributeError as error:
+                if attempt == 2:
+                    import pytensor
+
+                    raise RuntimeError(
+                        f"the {self.kind} objective compiled without its C code twice "
+                        f"({error}); delete PyTensor's cache ({pytensor.config.compiledir}) "
+                        "and build again"
+                    ) from error
+                log.warning("btyd: %s objective failed its first evaluation (%s); "
+                            "compiling it again", self.kind, error)  # fmt: skip
 
     def solve(self, data: pd.DataFrame) -> dict[str, np.ndarray]:
         """The MAP point (transformed value variables, as find_MAP's) for these customers."""
