@@ -37,8 +37,12 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 install: $(VENV)/.installed
 
+# The demo seeds hold four generated campaigns (docs/demo_data.md): the demo reads them, so
+# it shows the uplift path; a user's own data has no contacts unless they switch it on.
+DEMO_VARS := --vars '{enable_contacts: true}'
+
 demo: install
-	$(DBT) build
+	$(DBT) build $(DEMO_VARS)
 	$(BIN)/retention summary
 	$(BIN)/retention report
 
@@ -98,7 +102,7 @@ pytest: install browser
 # The demo build and its data tests, in a database of its own; then the semantic layer
 # against the built tables (pytest runs the warehouse-free part: --skip-dw).
 dbt-test: install
-	RETENTION_DB=test.duckdb $(DBT) build --fail-fast
+	RETENTION_DB=test.duckdb $(DBT) build --fail-fast $(DEMO_VARS)
 	$(BIN)/dbt-score lint --manifest target/manifest.json
 	RETENTION_DB=test.duckdb $(BIN)/mf validate-configs
 

@@ -12,7 +12,8 @@
       - contacts (enable_contacts) records a retention campaign: one row per
         customer it selected, `treatment` (contacted with offer_type) or
         `control` (held out at random, not contacted). offer_cost and channel
-        are optional; it has no demo seed.
+        are optional. The demo seed (four generated campaigns) is read when
+        enable_contacts is true, as `make demo` sets it.
 -#}
 {% macro shop_contract() -%}
     {{ return({
@@ -60,9 +61,9 @@
     {{ return(var('raw_path', none) is none and var('raw_schema', none) is none) }}
 {%- endmacro %}
 
-{#- The raw tables seeds/demo has a seed for (`raw_<table>`); contacts has none. -#}
+{#- The raw tables seeds/demo has a seed for (`raw_<table>`). -#}
 {% macro demo_seed_tables() -%}
-    {{ return(['orders', 'customers', 'order_items', 'products', 'events']) }}
+    {{ return(['orders', 'customers', 'order_items', 'products', 'events', 'contacts']) }}
 {%- endmacro %}
 
 {#-
