@@ -183,3 +183,15 @@ def test_without_campaign_marts_the_section_is_absent_or_not_available(tmp_path,
     else:
         assert section.group(1) == "false"
         assert "Not available for this data: marts.fct_campaign_results has no rows" in html
+
+
+def test_a_chosen_learner_the_campaign_cannot_tell_from_a_baseline_is_flagged(tmp_path):
+    significant = render(publish(tmp_path / "a", campaign_marts()))
+    assert "cannot tell it from the best baseline" not in significant
+    weak = uplift_evaluation()
+    weak.loc[weak["rule"] == "x_learner", "difference_ci_low"] = -150.0
+    text = re.sub(
+        r"\s+", " ", render(publish(tmp_path / "b", campaign_marts(fct_uplift_evaluation=weak)))
+    )
+    assert "cannot tell it from the best baseline</strong>: on win_back_discount" in text
+    assert "the difference with risk_x_value is" in text

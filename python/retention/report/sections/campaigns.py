@@ -168,6 +168,7 @@ def uplift_part(marts: Marts) -> dict:
         "training_campaigns": fmt_int(evaluation["training_campaigns"].max()),
         "budget": fmt_money(evaluation["budget"].iloc[0]),
         "chosen": str(chosen.iloc[0]) if len(chosen) else None,
+        "weak_evidence": weak_evidence(evaluation),
         "table": evaluation_table(evaluation),
         "offer": first,
         "figures": [
@@ -175,6 +176,23 @@ def uplift_part(marts: Marts) -> dict:
             calibration_figure(marts, first, shown_learner(evaluation)),
         ],
     }
+
+
+def weak_evidence(evaluation: pd.DataFrame) -> list[dict[str, str]]:
+    """The offers on which the chosen learner's paired interval against the best baseline
+    reaches 0 or below: the held-out campaign cannot tell them apart there (small campaigns;
+    BENCHMARKS.md "Uplift")."""
+    chosen = evaluation["is_chosen"].fillna(False).astype(bool)
+    rows = evaluation[chosen & (evaluation["difference_ci_low"] <= 0)]
+    return [
+        {
+            "offer": str(r.offer_type),
+            "baseline": str(r.best_baseline),
+            "difference": with_interval(r.difference_vs_best_baseline, r.difference_ci_low,
+                                        r.difference_ci_high, signed_money),
+        }
+        for r in rows.itertuples()
+    ]  # fmt: skip
 
 
 def first_offer(evaluation: pd.DataFrame) -> str:
