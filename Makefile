@@ -37,7 +37,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 install: $(VENV)/.installed
 
-# The demo seeds hold four generated campaigns (docs/demo_data.md): the demo reads them, so
+# The demo seeds hold eight generated campaigns (docs/demo_data.md): the demo reads them, so
 # it shows the uplift path; a user's own data has no contacts unless they switch it on.
 DEMO_VARS := --vars '{enable_contacts: true}'
 

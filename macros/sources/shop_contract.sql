@@ -12,7 +12,7 @@
       - contacts (enable_contacts) records a retention campaign: one row per
         customer it selected, `treatment` (contacted with offer_type) or
         `control` (held out at random, not contacted). offer_cost and channel
-        are optional. The demo seed (four generated campaigns) is read when
+        are optional. The demo seed (eight generated campaigns) is read when
         enable_contacts is true, as `make demo` sets it.
 -#}
 {% macro shop_contract() -%}

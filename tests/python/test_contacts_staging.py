@@ -198,7 +198,7 @@ def test_every_column_of_the_contacts_models_is_described(built) -> None:
 
 
 def test_the_demo_contacts_seed_follows_the_switch(tmp_path: Path) -> None:
-    """The demo seeds hold four generated campaigns; the seed and the campaign models are
+    """The demo seeds hold eight generated campaigns; the seed and the campaign models are
     in the build only with enable_contacts (as `make demo` sets it), and the staging model
     reads the seed then."""
     enabled = {}
