@@ -122,7 +122,9 @@ def wait_for_builds(builds: dict[str, tuple]) -> dict[str, float]:
 # ---------------------------------------------------------------- comparing
 
 
-def compare(name: str, duck: pd.DataFrame, spark: pd.DataFrame) -> list[str]:
+def compare(
+    name: str, duck: pd.DataFrame, spark: pd.DataFrame, atol: float = FLOAT_ATOL
+) -> list[str]:
     """Differences between DuckDB's and Spark's version of a table (empty = identical)."""
     from retention.table_diff import frame_differences
 
@@ -132,7 +134,7 @@ def compare(name: str, duck: pd.DataFrame, spark: pd.DataFrame) -> list[str]:
         labels=("DuckDB", "Spark"),
         ignore_columns=RUN_METADATA_COLUMNS,
         rtol=FLOAT_RTOL,
-        atol=FLOAT_ATOL,
+        atol=atol,
     )
 
 
@@ -268,7 +270,9 @@ def compare_scores(con, session) -> list[str]:
     noisy = noisy_feature_customers(con, session, artifacts)
     duck_exact = duck_scores[~duck_scores["customer_id"].isin(noisy)]
     spark_exact = spark_scores[~spark_scores["customer_id"].isin(noisy)]
-    problems = compare("churn scores", duck_exact, spark_exact)
+    # A float32 network (Keras) predicts the same rows in other batches than DuckDB's
+    # scoring does, which moves its probabilities by ~1e-8: within SCORE_ATOL, not FLOAT_ATOL.
+    problems = compare("churn scores", duck_exact, spark_exact, atol=SCORE_ATOL)
     if len(noisy) == len(duck_scores) and len(noisy):
         problems.append("no customer has the same features on both engines: nothing compared")
     merged = duck_exact.merge(spark_exact, on="customer_id", suffixes=("_duck", "_spark"))
