@@ -61,27 +61,15 @@
     {{ return(var('raw_path', none) is none and var('raw_schema', none) is none) }}
 {%- endmacro %}
 
-{#- The raw tables seeds/demo has a seed for (`raw_<table>`). -#}
-{% macro demo_seed_tables() -%}
-    {{ return(['orders', 'customers', 'order_items', 'products', 'events', 'contacts']) }}
-{%- endmacro %}
-
 {#-
-    The relation a staging base model reads. In demo mode we also ref the seed,
-    so `dbt build` loads the seed before the model that reads it; the returned
-    relation is the same table either way. An enabled table without a demo
-    seed stops the build (at parse) with what to do, as a missing file under
-    raw_path does.
+    The relation a staging base model reads. In demo mode we also ref the seed
+    (seeds/demo has one for every table of the contract, `raw_<table>`), so
+    `dbt build` loads the seed before the model that reads it; the returned
+    relation is the same table either way.
 -#}
 {% macro raw_source(table) -%}
-    {%- if retention.using_demo_seeds() and table in retention.demo_seed_tables() -%}
+    {%- if retention.using_demo_seeds() -%}
         {%- do ref('raw_' ~ table) -%}
-    {%- elif retention.using_demo_seeds() and var('enable_' ~ table, false) -%}
-        {{ exceptions.raise_compiler_error(
-            "enable_" ~ table ~ " is true, but the demo seeds (seeds/demo) have no '" ~ table ~ "' table:"
-            ~ " set raw_path to a folder with " ~ table ~ ".csv (or " ~ table ~ ".parquet, " ~ table
-            ~ "/*.parquet, " ~ table ~ "/*.csv), or raw_schema to a schema with a " ~ table ~ " table,"
-            ~ " or switch it off with --vars '{enable_" ~ table ~ ": false}'. Nothing was built.") }}
     {%- endif -%}
     {{ return(source('shop', table)) }}
 {%- endmacro %}

@@ -188,11 +188,16 @@ def weak_evidence(evaluation: pd.DataFrame) -> list[dict[str, str]]:
         {
             "offer": str(r.offer_type),
             "baseline": str(r.best_baseline),
-            "difference": with_interval(r.difference_vs_best_baseline, r.difference_ci_low,
-                                        r.difference_ci_high, signed_money),
+            "difference": difference_text(r),
         }
         for r in rows.itertuples()
     ]  # fmt: skip
+
+
+def difference_text(row) -> str:
+    """A rule's profit difference with the best baseline and its paired interval."""
+    return with_interval(row.difference_vs_best_baseline, row.difference_ci_low,
+                         row.difference_ci_high, signed_money)  # fmt: skip
 
 
 def first_offer(evaluation: pd.DataFrame) -> str:
@@ -220,12 +225,9 @@ def evaluation_table(evaluation: pd.DataFrame) -> Table:
         for r in evaluation.itertuples()
     ]  # fmt: skip
     evaluation["difference_text"] = [
-        "(the best baseline)"
-        if r.rule == r.best_baseline
-        else with_interval(r.difference_vs_best_baseline, r.difference_ci_low,
-                           r.difference_ci_high, signed_money)
+        "(the best baseline)" if r.rule == r.best_baseline else difference_text(r)
         for r in evaluation.itertuples()
-    ]  # fmt: skip
+    ]
     chosen = evaluation["is_chosen"].fillna(False).astype(bool)
     evaluation["ships"] = ["yes" if c else "" for c in chosen]
     return Table.from_frame(evaluation, EVALUATION_COLUMNS, EVALUATION_HEADERS, highlight=chosen)
