@@ -275,9 +275,12 @@ def typical_values(model: ChurnModel, parts: Iterable[pd.DataFrame]) -> pd.Serie
     return reference
 
 
-def contributions(model: ChurnModel, frame: pd.DataFrame, reference: pd.Series) -> pd.DataFrame:
-    """Per customer and family: probability minus probability with the family at reference."""
-    base = model.predict(frame)
+def contributions(
+    model: ChurnModel, frame: pd.DataFrame, reference: pd.Series, base: np.ndarray | None = None
+) -> pd.DataFrame:
+    """Per customer and family: probability minus probability with the family at reference.
+    `base`: the frame's probabilities, when the caller has them already."""
+    base = model.predict(frame) if base is None else base
     families: dict[str, list[str]] = {}
     for feature in model.features:
         families.setdefault(feature_family(feature), []).append(feature)
@@ -309,7 +312,7 @@ def score_customers(
     if frame.empty:
         raise ValueError("no scoring rows (is_scoring_cutoff) in the snapshot table")
     probability = model.predict(frame)
-    contrib = contributions(model, frame, reference)
+    contrib = contributions(model, frame, reference, probability)
     reasons = ranked_reasons(frame, contrib, top_reasons)
     scores = pd.DataFrame(
         {
