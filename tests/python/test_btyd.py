@@ -126,3 +126,41 @@ def test_an_objective_that_loses_it_twice_says_what_to_do(monkeypatch):
     _losing_c_code(monkeypatch, failures=2)
     with pytest.raises(RuntimeError, match="delete PyTensor's cache"):
         CompiledMap("bg_nbd")
+
+
+@pytest.mark.parametrize("kind", ["bg_nbd", "pareto_nbd"])
+def test_p_no_purchase_alone_equals_the_full_score(kind):
+    rfm = simulated_rfm(500, seed=8)
+    model = BtydModel(kind).fit(rfm)
+    assert np.array_equal(model.p_no_purchase(rfm, 90), model.score(rfm, 90).p_no_purchase)
+
+
+def test_the_btyd_learner_reuses_its_last_result_only_for_the_same_inputs(monkeypatch):
+    from retention.churn.model import BtydLearner
+
+    model = BtydModel("bg_nbd").fit(simulated_rfm(400, seed=9))
+    learner = BtydLearner(model, 90)
+    rng = np.random.default_rng(1)
+    first = rng.uniform(10, 400, 300).round()
+    snapshots = pd.DataFrame(
+        {
+            "order_days_count": rng.integers(1, 8, 300).astype(float),
+            "days_since_first_order": first,
+            "days_since_last_order": (first * rng.uniform(0, 1, 300)).round(),
+            "sessions_30d": rng.integers(0, 9, 300),
+        }
+    )
+    calls = []
+    real = BtydModel.p_no_purchase
+    monkeypatch.setattr(
+        BtydModel, "p_no_purchase", lambda self, *a: calls.append(1) or real(self, *a)
+    )
+    p = learner.predict_proba(snapshots)
+    other_columns = snapshots.assign(sessions_30d=0)  # what reasons and importance change
+    assert np.array_equal(learner.predict_proba(other_columns), p) and len(calls) == 1
+    moved = snapshots.assign(days_since_last_order=snapshots["days_since_last_order"] + 1)
+    assert not np.array_equal(learner.predict_proba(moved), p) and len(calls) == 2
+    assert np.array_equal(learner.predict_proba(snapshots), p) and len(calls) == 3
+    restored = pickle.loads(pickle.dumps(learner))
+    assert not hasattr(restored, "_last")
+    assert np.allclose(restored.predict_proba(snapshots), p)

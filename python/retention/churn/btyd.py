@@ -299,26 +299,36 @@ class BtydModel:
                 self.model_ = self._model_class().load_from_idata(idata)
                 self.model_.build_model()
 
+    def _expected_no_purchase(self, data: pd.DataFrame, t: float):
+        if self.kind == "bg_nbd":
+            return self.model_.expected_probability_no_purchase(t=t, data=data)
+        return self.model_.expected_purchase_probability(data=data, n_purchases=0, future_t=t)
+
     def score(self, rfm: pd.DataFrame, horizon_days: float) -> BtydScores:
         data = rfm[["customer_id", "frequency", "recency", "T"]].copy()
         t = horizon_days / DAYS_PER_WEEK
         with _PYTENSOR_LOCK, warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            if self.kind == "bg_nbd":
-                p0 = self.model_.expected_probability_no_purchase(t=t, data=data)
-            else:
-                p0 = self.model_.expected_purchase_probability(data=data, n_purchases=0, future_t=t)
+            p0 = self._expected_no_purchase(data, t)
             expected = self.model_.expected_purchases(data=data, future_t=t)
             alive = self.model_.expected_probability_alive(data=data)
-
-        def flat(array) -> np.ndarray:
-            return np.asarray(array.mean(("chain", "draw")).values, dtype=float)
-
         return BtydScores(
-            p_no_purchase=np.clip(flat(p0), 0.0, 1.0),
-            expected_purchases=flat(expected),
-            p_alive=np.clip(flat(alive), 0.0, 1.0),
+            p_no_purchase=np.clip(_posterior_mean(p0), 0.0, 1.0),
+            expected_purchases=_posterior_mean(expected),
+            p_alive=np.clip(_posterior_mean(alive), 0.0, 1.0),
         )
+
+    def p_no_purchase(self, rfm: pd.DataFrame, horizon_days: float) -> np.ndarray:
+        """score(...).p_no_purchase alone, without the other two expectations."""
+        data = rfm[["customer_id", "frequency", "recency", "T"]].copy()
+        with _PYTENSOR_LOCK, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            p0 = self._expected_no_purchase(data, horizon_days / DAYS_PER_WEEK)
+        return np.clip(_posterior_mean(p0), 0.0, 1.0)
+
+
+def _posterior_mean(array) -> np.ndarray:
+    return np.asarray(array.mean(("chain", "draw")).values, dtype=float)
 
 
 def customer_lifetime_value(

@@ -71,6 +71,7 @@ class OutOfTimeFits:
         self._raw: dict[tuple[str, pd.Timestamp, pd.Timestamp], np.ndarray] = {}
         self._btyd: dict[tuple[str, pd.Timestamp], BtydModel] = {}
         self._btyd_scores: dict[tuple[str, pd.Timestamp, pd.Timestamp], BtydScores] = {}
+        self._btyd_p0: dict[tuple[str, pd.Timestamp, pd.Timestamp], np.ndarray] = {}
         self.timings: dict[str, float] = {}
         self.training_rows: dict[tuple[str, pd.Timestamp], int] = {}
         self._timings_lock = threading.Lock()
@@ -214,7 +215,16 @@ class OutOfTimeFits:
         return self._btyd_scores[key]
 
     def btyd(self, kind: str, fitted_at: pd.Timestamp, at: pd.Timestamp) -> np.ndarray:
-        return self.btyd_scores(kind, fitted_at, at).p_no_purchase
+        """P(no purchase in H) alone (the recipes' input): the other expectations of
+        btyd_scores cost as much again, and only the reference scores read them."""
+        key = (kind, pd.Timestamp(fitted_at), pd.Timestamp(at))
+        if key in self._btyd_scores:
+            return self._btyd_scores[key].p_no_purchase
+        if key not in self._btyd_p0:
+            model = self._btyd_model(kind, fitted_at)
+            rfm = rfm_from_snapshots(self.rows(at))
+            self._btyd_p0[key] = model.p_no_purchase(rfm, self.plan.horizon_days)
+        return self._btyd_p0[key]
 
     def btyd_learner(self, kind: str, fitted_at: pd.Timestamp) -> BtydLearner:
         return BtydLearner(self._btyd_model(kind, fitted_at), self.plan.horizon_days)

@@ -140,19 +140,31 @@ class BtydLearner:
         # Rows made by replacing or shuffling columns (reasons, permutation importance) can
         # be impossible histories; bound them to valid ones (a purchase, last <= first).
         first = frame["days_since_first_order"].to_numpy(dtype=float).clip(min=0)
-        valid = pd.DataFrame(
-            {
-                "customer_id": np.arange(len(frame)),
-                "order_days_count": frame["order_days_count"].to_numpy(dtype=float).clip(min=1),
-                "days_since_first_order": first,
-                "days_since_last_order": np.minimum(
-                    frame["days_since_last_order"].to_numpy(dtype=float).clip(min=0), first
-                ),
-            }
+        inputs = (
+            frame["order_days_count"].to_numpy(dtype=float).clip(min=1),
+            first,
+            np.minimum(frame["days_since_last_order"].to_numpy(dtype=float).clip(min=0), first),
         )
-        p = self.model.score(rfm_from_snapshots(valid), self.horizon_days).p_no_purchase
-        p = np.clip(p, PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR)
+        # Reasons and permutation importance predict the same rows many times with other
+        # columns changed: the last inputs and their result are kept (compared exactly).
+        last = getattr(self, "_last", None)
+        if last is not None and all(map(np.array_equal, last[0], inputs)):
+            p = last[1]
+        else:
+            valid = pd.DataFrame(
+                dict(
+                    zip(
+                        ["customer_id", *BTYD_INPUTS], [np.arange(len(frame)), *inputs], strict=True
+                    )
+                )
+            )
+            p = self.model.p_no_purchase(rfm_from_snapshots(valid), self.horizon_days)
+            p = np.clip(p, PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR)
+            self._last = (inputs, p)  # one assignment: threads see a whole pair or none
         return np.column_stack([1 - p, p])
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "_last"}
 
 
 # The snapshot columns a BTYD learner reads (rfm_from_snapshots).
