@@ -36,14 +36,15 @@
     `key_version_number` (null for rows that are not valid first copies) and
     `quarantine_reason` (null = the row goes to staging).
 
-    Emits three CTEs; the last, `resolved`, is the result. Duplicates are
+    Emits four CTEs; the last, `resolved`, is the result. Duplicates are
     rare, so only rows that may have one are ranked with window functions.
     Candidates are found with aggregates over 64-bit hashes (hash64:
     a number, so 100M distinct values group in memory where 32-character
     strings spilled tens of GB): of the key and `fallback` columns together
     (copies of one raw row agree on all of them) and, among valid rows, of
-    the key. Every other row gets number 1 without a sort. (Ranking every
-    row sorted whole rows twice: staging was 60% of a 1M-customer build.)
+    the key, both in one pass. Every other row gets number 1 without a
+    sort. (Ranking every row sorted whole rows twice: staging was 60% of a
+    1M-customer build.)
     Hashing the columns, not the md5 `raw_row_hash`, means the md5 is
     computed once per row, for the output, not in every pass. A repeated
     hash is only a candidate: the ranked part numbers rows on the real row
@@ -61,22 +62,40 @@
             or (row_reason is null and {{ key_hash }} in (select repeated_keys.bucket from repeated_keys))
         )
     {%- endset -%}
+-- Both searches in one pass over the rows: each row's two buckets, one per search, grouped
+-- together (two passes took 15-30% longer on 10M events). Hashes are never null; an invalid
+-- row has no key bucket.
+repeated_buckets as (
+
+    select
+        searches.search,
+        case searches.search when 'copy' then hashed.copy_bucket else hashed.key_bucket end as bucket
+    from (
+        select
+            {{ copy_hash }} as copy_bucket,
+            case when row_reason is null then {{ key_hash }} end as key_bucket
+        from {{ checked_cte }}
+    ) as hashed
+    cross join (select 'copy' as search union all select 'key' as search) as searches
+    where case searches.search when 'copy' then hashed.copy_bucket else hashed.key_bucket end is not null
+    group by 1, 2
+    having count(*) > 1
+
+),
+
 repeated_row_hashes as (
 
-    select {{ copy_hash }} as bucket
-    from {{ checked_cte }}
-    group by 1
-    having count(*) > 1
+    select bucket
+    from repeated_buckets
+    where search = 'copy'
 
 ),
 
 repeated_keys as (
 
-    select {{ key_hash }} as bucket
-    from {{ checked_cte }}
-    where row_reason is null
-    group by 1
-    having count(*) > 1
+    select bucket
+    from repeated_buckets
+    where search = 'key'
 
 ),
 
