@@ -16,7 +16,7 @@ import pytest
 from churn_fixtures import FAST_CANDIDATES, make_snapshots
 from retention.churn.fits import OutOfTimeFits
 from retention.churn.pipeline import fit_workers
-from retention.churn.recipes import apply_recipe, models_needed
+from retention.churn.recipes import apply_recipe, models_needed, scores_needed
 from retention.churn.training import (
     TrainingConfig,
     candidate_recipes,
@@ -80,6 +80,38 @@ def test_prefetch_fits_exactly_the_models_the_recipes_use(snapshots):
 
     assert prefetched == fitted(lazy)  # what the lazy path fitted on first use
     assert fitted(eager) == prefetched  # and nothing was left to fit after the prefetch
+
+
+def test_two_workers_with_btyd_train_exactly_what_one_does(snapshots):
+    # The BTYD fits, the scores and the importance move into the workers with two.
+    config = {"candidates": (*FAST_CANDIDATES, "ensemble_mean"), "use_btyd": True}
+    one = train_churn_model(snapshots, TrainingConfig(**config, fit_workers=1))
+    two = train_churn_model(snapshots, TrainingConfig(**config, fit_workers=2))
+    assert_same_run(one, two)
+    pd.testing.assert_frame_equal(one.importance, two.importance, check_exact=True)
+    assert one.timings.keys() == two.timings.keys()
+
+
+def test_prefetch_scores_everything_the_recipes_read(snapshots):
+    config = TrainingConfig(candidates=(*FAST_CANDIDATES, "ensemble_mean"), use_btyd=True)
+    split = split_snapshots(snapshots, config)
+    args = (split.frame, split.plan, split.numeric, split.categorical,
+            list(config.candidates), config.seed, config.max_training_rows)  # fmt: skip
+    lazy, eager = OutOfTimeFits(*args), OutOfTimeFits(*args)
+    recipes = candidate_recipes(split, lazy, config)
+    origins = split.plan.origins
+    eager.prefetch(models_needed(recipes, origins), 2, scores_needed(recipes, origins))
+    computed = (set(eager._raw), set(eager._btyd_p0), set(eager._btyd))
+    assert any(key[0] == "pareto_nbd" for key in computed[2])  # BTYD fitted in the workers
+
+    for recipe in recipes:
+        for origin in origins:
+            np.testing.assert_array_equal(
+                apply_recipe(recipe, origin, lazy), apply_recipe(recipe, origin, eager)
+            )
+    members = {key for key in eager._raw if key[0] != "ensemble_mean"}
+    assert members == computed[0] - {k for k in computed[0] if k[0] == "ensemble_mean"}
+    assert set(eager._btyd_p0) == computed[1] and set(eager._btyd) == computed[2]
 
 
 def test_worker_count_comes_from_the_environment(monkeypatch):

@@ -8,8 +8,9 @@ cap), and kept; so is every prediction. Nothing here decides what is
 validated where: that is the plan's and the recipes' job.
 
 `prefetch` fits a list of models ahead of use, in parallel threads when asked
-(`fit_workers`): each fit stays single-threaded and seeded, so the models are the
-same whatever the number of workers (tests/python/test_churn_fit_workers.py).
+(`fit_workers`), with the BTYD models and the scores the recipes will read: each fit
+stays single-threaded and seeded, so the models are the same whatever the number of
+workers (tests/python/test_churn_fit_workers.py).
 """
 
 from __future__ import annotations
@@ -127,34 +128,52 @@ class OutOfTimeFits:
         )
         return pipeline
 
-    def prefetch(self, models: list[tuple[str, pd.Timestamp]], workers: int) -> None:
-        """Fit the (learner, fit date) models not fitted yet, `workers` at a time.
+    def prefetch(self, models: list[tuple[str, pd.Timestamp]], workers: int, scores=()) -> None:
+        """Fit the (learner, fit date) models not fitted yet, `workers` at a time, and with
+        them the BTYD models and the scores (sources, as recipes.scores_needed gives them)
+        that `scores` names, each score right after its model, in the same worker.
 
         With one worker nothing happens here: the models are fitted on first use, in the
         order they are asked for. With more, the serial learners (Keras) run one after the
         other on the first worker, which then helps with the rest; every fit keeps the
-        calling thread's BLAS/OpenMP limit (RETENTION_ML_THREADS).
+        calling thread's BLAS/OpenMP limit (RETENTION_ML_THREADS). The results are the
+        same either way: each fit and score is seeded and computed once.
         """
         wanted = self._not_fitted(models)
-        if workers <= 1 or len(wanted) < 2:
+        then = self._scores_after(scores)
+        btyd = [key for key in then if key[0] == "btyd" and key[1:] not in self._btyd]
+        if workers <= 1 or len(wanted) + len(btyd) < 2:
             return
         shared: queue.SimpleQueue = queue.SimpleQueue()
         for key in wanted:
             if key[0] not in SERIAL_LEARNERS:
-                shared.put(key)
-        serial = [key for key in wanted if key[0] in SERIAL_LEARNERS]
-        lanes = [serial] + [[] for _ in range(min(workers, len(wanted)) - 1)]
+                shared.put(("model", *key))
+        for key in btyd:  # short: they fill the gaps the long fits leave
+            shared.put(key)
+        serial = [("model", *key) for key in wanted if key[0] in SERIAL_LEARNERS]
+        lanes = [serial] + [[] for _ in range(min(workers, len(wanted) + len(btyd)) - 1)]
         started = time.perf_counter()
         threads = calling_thread_limit()
         with ThreadPoolExecutor(max_workers=len(lanes), thread_name_prefix="churn-fit") as pool:
-            for done in [pool.submit(self._lane, own, shared, threads) for own in lanes]:
+            for done in [pool.submit(self._lane, own, shared, threads, then) for own in lanes]:
                 done.result()
         log.info(
-            "fitted %d models on %d workers in %.1fs",
-            len(wanted),
+            "fitted %d models (%d BTYD) on %d workers in %.1fs",
+            len(wanted) + len(btyd),
+            len(btyd),
             len(lanes),
             time.perf_counter() - started,
         )
+
+    def _scores_after(self, scores) -> dict[tuple, list[pd.Timestamp]]:
+        """("model" | "btyd", learner, fit date) -> the cutoffs to score once it is fitted;
+        an ensemble's scores stand for its members'."""
+        then: dict[tuple, list[pd.Timestamp]] = {}
+        for kind, learner, fit_date, at in scores:
+            for member in self.learners if learner == ENSEMBLE else [learner]:
+                key = (kind, member, pd.Timestamp(fit_date))
+                then.setdefault(key, []).append(pd.Timestamp(at))
+        return then
 
     def _not_fitted(self, models) -> list[tuple[str, pd.Timestamp]]:
         """The models not fitted yet, an ensemble standing for its members, in order."""
@@ -166,20 +185,31 @@ class OutOfTimeFits:
                     wanted[key] = None
         return list(wanted)
 
-    def _lane(self, own: list, shared: queue.SimpleQueue, threads: int) -> None:
-        """One worker: its own models first, then whatever is left in the shared queue."""
+    def _lane(self, own: list, shared: queue.SimpleQueue, threads: int, then: dict) -> None:
+        """One worker: its own items first, then whatever is left in the shared queue."""
         from threadpoolctl import threadpool_limits
 
         # OpenMP's thread count is per native thread: a new thread starts at the default.
         with threadpool_limits(limits=threads):
-            for key in own:
-                self._pipelines[key] = self._fit(*key)
+            for item in own:
+                self._work(item, then)
             while True:
                 try:
-                    key = shared.get_nowait()
+                    item = shared.get_nowait()
                 except queue.Empty:
                     return
-                self._pipelines[key] = self._fit(*key)
+                self._work(item, then)
+
+    def _work(self, item: tuple, then: dict) -> None:
+        kind, learner, fit_date = item
+        if kind == "model":
+            self._pipelines[(learner, fit_date)] = self._fit(learner, fit_date)
+            for at in then.get(item, []):
+                self.raw(learner, fit_date, at)
+        else:
+            self._btyd_model(learner, fit_date)
+            for at in then.get(item, []):
+                self.btyd(learner, fit_date, at)
 
     def raw(self, learner: str, fit_date: pd.Timestamp, at: pd.Timestamp) -> np.ndarray:
         key = (learner, pd.Timestamp(fit_date), pd.Timestamp(at))
@@ -199,7 +229,8 @@ class OutOfTimeFits:
             rfm = rfm_from_snapshots(self.rows(fitted_at))
             model = BtydModel(kind).fit(rfm, self.btyd_max_fit_customers)
             seconds = time.perf_counter() - started
-            self.timings[f"{kind}_seconds"] = self.timings.get(f"{kind}_seconds", 0.0) + seconds
+            with self._timings_lock:
+                self.timings[f"{kind}_seconds"] = self.timings.get(f"{kind}_seconds", 0.0) + seconds
             log.info(
                 "%s fitted at %s on %d customers in %.1fs", kind, key[1].date(), len(rfm), seconds
             )

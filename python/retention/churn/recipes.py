@@ -170,6 +170,24 @@ def models_needed(recipes: list[Recipe], origins: list[Origin]) -> list[tuple[st
     return list(needed)
 
 
+def scores_needed(recipes: list[Recipe], origins: list[Origin]) -> list[tuple]:
+    """Every score that applying these recipes at these origins reads, as sources
+    (recipe_sources' form): what a prefetch can compute next to the fits."""
+    needed: dict[tuple, None] = {}
+    for recipe in recipes:
+        if recipe.learner == CONSTANT:
+            continue
+        for origin in origins:
+            applied, learned_on = recipe_sources(recipe, origin)
+            needed[applied] = None
+            if recipe.calibration != "none":
+                needed[learned_on] = None
+            if recipe.calibration == "btyd_blend":
+                for at in (origin.calibration_cutoff, origin.date):
+                    needed[("btyd", BLEND_BTYD, origin.date, at)] = None
+    return list(needed)
+
+
 def _values(inputs: RecipeInputs, source: tuple) -> np.ndarray:
     kind, *key = source
     return (inputs.btyd if kind == "btyd" else inputs.raw)(*key)

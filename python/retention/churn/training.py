@@ -23,6 +23,7 @@ import hashlib
 import json
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -32,7 +33,7 @@ from retention import __version__
 from retention.churn import metrics
 from retention.churn.candidates import CANDIDATES
 from retention.churn.evaluation import RANKING_ONLY, evaluation_frames
-from retention.churn.fits import ENSEMBLE, OutOfTimeFits
+from retention.churn.fits import ENSEMBLE, OutOfTimeFits, calling_thread_limit
 from retention.churn.frames import LABEL_COLUMN, feature_columns, prepare_snapshots
 from retention.churn.importance import permutation_importance
 from retention.churn.model import BTYD_INPUTS, ChurnModel, ConstantLearner
@@ -46,6 +47,7 @@ from retention.churn.recipes import (
     enumerate_recipes,
     fit_calibrator,
     models_needed,
+    scores_needed,
 )
 from retention.churn.selection import best_baseline, choose, origin_metrics, summarise
 from retention.definitions import snapshot_horizon_days
@@ -259,7 +261,9 @@ def select_recipe(split: Split, fits: OutOfTimeFits, config: TrainingConfig) -> 
     recipes = candidate_recipes(split, fits, config)
     validated = recipes + report_only_recipes(split, fits, config)
     origins = split.plan.origins
-    fits.prefetch(models_needed(validated, origins), config.fit_workers)
+    fits.prefetch(
+        models_needed(validated, origins), config.fit_workers, scores_needed(validated, origins)
+    )
     predictions = {r.name: {o.date: apply_recipe(r, o, fits) for o in origins} for r in validated}
     per_origin = origin_metrics(validated, predictions, origins, fits)
     reference = reference_scores(split, fits)
@@ -421,6 +425,34 @@ def importance_of(recipe: Recipe, split: Split, fits: OutOfTimeFits, config) -> 
     return importance
 
 
+def ship_and_explain(selection: Selection, split: Split, fits: OutOfTimeFits, config):
+    """The shipped model, its as-of scores, and the importance. The importance reads the
+    latest origin's models, fitted during selection, so with more than one fit worker it
+    is computed in a thread next to the final fit instead of after it."""
+    if config.fit_workers <= 1:
+        explained = None
+    else:
+        side = ThreadPoolExecutor(max_workers=1, thread_name_prefix="churn-importance")
+        threads = calling_thread_limit()
+        explained = side.submit(_with_thread_limit, threads, importance_of,
+                                selection.recipe, split, fits, config)  # fmt: skip
+        side.shutdown(wait=False)
+    fits.prefetch(models_needed([selection.recipe], [split.plan.ship]), config.fit_workers)
+    shipped = build_model(selection.recipe, split.plan.ship, split, fits)
+    as_of = as_of_scores(selection, shipped, split, fits, config)
+    if explained is None:
+        return shipped, as_of, importance_of(selection.recipe, split, fits, config)
+    return shipped, as_of, explained.result()
+
+
+def _with_thread_limit(threads: int, function, *args):
+    from threadpoolctl import threadpool_limits
+
+    # OpenMP's thread count is per native thread: a new thread starts at the default.
+    with threadpool_limits(limits=threads):
+        return function(*args)
+
+
 def backtest_predictions(selection: Selection, split: Split, fits) -> pd.DataFrame:
     """The chosen recipe's predictions at every validation origin."""
     parts = [
@@ -558,10 +590,7 @@ def train_churn_model(
     selection = select_recipe(split, fits, config)
     decision = promotion(champion, champion_version, model_version, selection, split, fits)
     selection = with_champion(selection, decision)
-    fits.prefetch(models_needed([selection.recipe], [split.plan.ship]), config.fit_workers)
-    shipped = build_model(selection.recipe, split.plan.ship, split, fits)
-    as_of = as_of_scores(selection, shipped, split, fits, config)
-    importance = importance_of(selection.recipe, split, fits, config)
+    shipped, as_of, importance = ship_and_explain(selection, split, fits, config)
     threshold = decision_threshold(selection, split, fits)
     evaluation, curves = evaluation_frames(
         model_version, selection, split.plan.origins, fits, threshold
