@@ -59,13 +59,18 @@ def test_two_workers_train_exactly_what_one_does(snapshots):
     assert one.timings.keys() == two.timings.keys()
 
 
-def test_prefetch_fits_exactly_the_models_the_recipes_use(snapshots):
-    config = TrainingConfig(candidates=(*FAST_CANDIDATES, "ensemble_mean"), use_btyd=False)
+def lazy_and_eager(snapshots, use_btyd: bool):
+    """Two fresh OutOfTimeFits of one split, and the recipes they serve."""
+    config = TrainingConfig(candidates=(*FAST_CANDIDATES, "ensemble_mean"), use_btyd=use_btyd)
     split = split_snapshots(snapshots, config)
     args = (split.frame, split.plan, split.numeric, split.categorical,
             list(config.candidates), config.seed, config.max_training_rows)  # fmt: skip
     lazy, eager = OutOfTimeFits(*args), OutOfTimeFits(*args)
-    recipes = candidate_recipes(split, lazy, config)
+    return split, lazy, eager, candidate_recipes(split, lazy, config)
+
+
+def test_prefetch_fits_exactly_the_models_the_recipes_use(snapshots):
+    split, lazy, eager, recipes = lazy_and_eager(snapshots, use_btyd=False)
     eager.prefetch(models_needed(recipes, split.plan.origins), workers=2)
     prefetched = set(eager._pipelines)
 
@@ -93,12 +98,7 @@ def test_two_workers_with_btyd_train_exactly_what_one_does(snapshots):
 
 
 def test_prefetch_scores_everything_the_recipes_read(snapshots):
-    config = TrainingConfig(candidates=(*FAST_CANDIDATES, "ensemble_mean"), use_btyd=True)
-    split = split_snapshots(snapshots, config)
-    args = (split.frame, split.plan, split.numeric, split.categorical,
-            list(config.candidates), config.seed, config.max_training_rows)  # fmt: skip
-    lazy, eager = OutOfTimeFits(*args), OutOfTimeFits(*args)
-    recipes = candidate_recipes(split, lazy, config)
+    split, lazy, eager, recipes = lazy_and_eager(snapshots, use_btyd=True)
     origins = split.plan.origins
     eager.prefetch(models_needed(recipes, origins), 2, scores_needed(recipes, origins))
     computed = (set(eager._raw), set(eager._btyd_p0), set(eager._btyd))
