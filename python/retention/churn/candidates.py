@@ -52,10 +52,8 @@ class CacheSizedPredictions:
         predict, size = super().predict_proba, TREE_PREDICT_ROWS
         if X.shape[0] <= size:
             return predict(X)
-        block = (
-            (lambda i: X.iloc[i : i + size]) if hasattr(X, "iloc") else (lambda i: X[i : i + size])
-        )
-        return np.concatenate([predict(block(i)) for i in range(0, X.shape[0], size)])
+        rows = X.iloc if hasattr(X, "iloc") else X
+        return np.concatenate([predict(rows[i : i + size]) for i in range(0, X.shape[0], size)])
 
 
 class GradientBoostingChurn(CacheSizedPredictions, HistGradientBoostingClassifier):

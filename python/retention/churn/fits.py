@@ -155,7 +155,8 @@ class OutOfTimeFits:
         started = time.perf_counter()
         threads = calling_thread_limit()
         with ThreadPoolExecutor(max_workers=len(lanes), thread_name_prefix="churn-fit") as pool:
-            for done in [pool.submit(self._lane, own, shared, threads, then) for own in lanes]:
+            work = [(with_thread_limit, threads, self._lane, own, shared, then) for own in lanes]
+            for done in [pool.submit(*args) for args in work]:
                 done.result()
         log.info(
             "fitted %d models (%d BTYD) on %d workers in %.1fs",
@@ -185,20 +186,16 @@ class OutOfTimeFits:
                     wanted[key] = None
         return list(wanted)
 
-    def _lane(self, own: list, shared: queue.SimpleQueue, threads: int, then: dict) -> None:
+    def _lane(self, own: list, shared: queue.SimpleQueue, then: dict) -> None:
         """One worker: its own items first, then whatever is left in the shared queue."""
-        from threadpoolctl import threadpool_limits
-
-        # OpenMP's thread count is per native thread: a new thread starts at the default.
-        with threadpool_limits(limits=threads):
-            for item in own:
-                self._work(item, then)
-            while True:
-                try:
-                    item = shared.get_nowait()
-                except queue.Empty:
-                    return
-                self._work(item, then)
+        for item in own:
+            self._work(item, then)
+        while True:
+            try:
+                item = shared.get_nowait()
+            except queue.Empty:
+                return
+            self._work(item, then)
 
     def _work(self, item: tuple, then: dict) -> None:
         kind, learner, fit_date = item
@@ -259,6 +256,15 @@ class OutOfTimeFits:
 
     def btyd_learner(self, kind: str, fitted_at: pd.Timestamp) -> BtydLearner:
         return BtydLearner(self._btyd_model(kind, fitted_at), self.plan.horizon_days)
+
+
+def with_thread_limit(threads: int, function, *args):
+    """function(*args) under a BLAS/OpenMP thread limit, for a new thread: OpenMP's thread
+    count is per native thread, and a new thread starts at the default."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=threads):
+        return function(*args)
 
 
 def calling_thread_limit() -> int:

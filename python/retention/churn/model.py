@@ -151,13 +151,8 @@ class BtydLearner:
         if last is not None and all(map(np.array_equal, last[0], inputs)):
             p = last[1]
         else:
-            valid = pd.DataFrame(
-                dict(
-                    zip(
-                        ["customer_id", *BTYD_INPUTS], [np.arange(len(frame)), *inputs], strict=True
-                    )
-                )
-            )
+            columns = dict(zip(BTYD_INPUTS, inputs, strict=True))
+            valid = pd.DataFrame({"customer_id": np.arange(len(frame)), **columns})
             p = self.model.p_no_purchase(rfm_from_snapshots(valid), self.horizon_days)
             p = np.clip(p, PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR)
             self._last = (inputs, p)  # one assignment: threads see a whole pair or none

@@ -154,22 +154,6 @@ def recipe_sources(recipe: Recipe, origin: Origin) -> tuple[tuple, tuple]:
     return ("model", recipe.learner, model_date, t), ("model", recipe.learner, learned_on, v)
 
 
-def models_needed(recipes: list[Recipe], origins: list[Origin]) -> list[tuple[str, pd.Timestamp]]:
-    """The classifier models, as (learner, fit date), that applying these recipes at these
-    origins fits: the applied model and, when calibrated, the one the calibration is
-    learned on. The same sources apply_recipe reads, so a prefetch fits nothing unused."""
-    needed: dict[tuple[str, pd.Timestamp], None] = {}
-    for recipe in recipes:
-        if recipe.learner in BTYD_LEARNERS or recipe.learner == CONSTANT:
-            continue
-        for origin in origins:
-            applied, learned_on = recipe_sources(recipe, origin)
-            needed[applied[1:3]] = None
-            if recipe.calibration != "none":
-                needed[learned_on[1:3]] = None
-    return list(needed)
-
-
 def scores_needed(recipes: list[Recipe], origins: list[Origin]) -> list[tuple]:
     """Every score that applying these recipes at these origins reads, as sources
     (recipe_sources' form): what a prefetch can compute next to the fits."""
@@ -186,6 +170,14 @@ def scores_needed(recipes: list[Recipe], origins: list[Origin]) -> list[tuple]:
                 for at in (origin.calibration_cutoff, origin.date):
                     needed[("btyd", BLEND_BTYD, origin.date, at)] = None
     return list(needed)
+
+
+def models_needed(recipes: list[Recipe], origins: list[Origin]) -> list[tuple[str, pd.Timestamp]]:
+    """The classifier models, as (learner, fit date), that applying these recipes at these
+    origins fits: the applied model and, when calibrated, the one the calibration is
+    learned on. The same sources apply_recipe reads, so a prefetch fits nothing unused."""
+    sources = scores_needed(recipes, origins)
+    return list(dict.fromkeys(source[1:3] for source in sources if source[0] == "model"))
 
 
 def _values(inputs: RecipeInputs, source: tuple) -> np.ndarray:

@@ -33,7 +33,12 @@ from retention import __version__
 from retention.churn import metrics
 from retention.churn.candidates import CANDIDATES
 from retention.churn.evaluation import RANKING_ONLY, evaluation_frames
-from retention.churn.fits import ENSEMBLE, OutOfTimeFits, calling_thread_limit
+from retention.churn.fits import (
+    ENSEMBLE,
+    OutOfTimeFits,
+    calling_thread_limit,
+    with_thread_limit,
+)
 from retention.churn.frames import LABEL_COLUMN, feature_columns, prepare_snapshots
 from retention.churn.importance import permutation_importance
 from retention.churn.model import BTYD_INPUTS, ChurnModel, ConstantLearner
@@ -434,7 +439,7 @@ def ship_and_explain(selection: Selection, split: Split, fits: OutOfTimeFits, co
     else:
         side = ThreadPoolExecutor(max_workers=1, thread_name_prefix="churn-importance")
         threads = calling_thread_limit()
-        explained = side.submit(_with_thread_limit, threads, importance_of,
+        explained = side.submit(with_thread_limit, threads, importance_of,
                                 selection.recipe, split, fits, config)  # fmt: skip
         side.shutdown(wait=False)
     fits.prefetch(models_needed([selection.recipe], [split.plan.ship]), config.fit_workers)
@@ -443,14 +448,6 @@ def ship_and_explain(selection: Selection, split: Split, fits: OutOfTimeFits, co
     if explained is None:
         return shipped, as_of, importance_of(selection.recipe, split, fits, config)
     return shipped, as_of, explained.result()
-
-
-def _with_thread_limit(threads: int, function, *args):
-    from threadpoolctl import threadpool_limits
-
-    # OpenMP's thread count is per native thread: a new thread starts at the default.
-    with threadpool_limits(limits=threads):
-        return function(*args)
 
 
 def backtest_predictions(selection: Selection, split: Split, fits) -> pd.DataFrame:
