@@ -11,9 +11,11 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
+from retention.recommend import candidates as candidates_module
 from retention.recommend.blend import Mix, blend, fill, learn_mix
 from retention.recommend.candidates import (
     KINDS,
+    Als,
     BuyAgain,
     CoOccurrence,
     Lists,
@@ -273,6 +275,23 @@ def test_the_owned_products_rule(rule) -> None:
         assert not owned_any["popularity_global"] and owned_any["popularity_global_incl_owned"]
     if rule == "always":
         assert owned_any["popularity_global"] and "popularity_global_incl_owned" not in names
+
+
+def test_als_lists_are_the_same_with_the_fast_owned_filter(monkeypatch) -> None:
+    """implicit's topk reads the owned filter one row at a time; RowIndices hands it the
+    same indices as the scipy matrix, so every list (items, scores, order) is identical."""
+    purchases = repeat_shop(seed=5, repeat=True)
+    history = purchases.history(day(300))
+    users = np.arange(purchases.n_customers)
+    fast = Als(seed=3).fit(history).recommend(users, 6)
+    monkeypatch.setattr(candidates_module, "RowIndices", lambda matrix: matrix)
+    plain = Als(seed=3).fit(history).recommend(users, 6)
+    assert (fast.items >= 0).sum() > users.size  # real lists, not empty ones
+    np.testing.assert_array_equal(fast.items, plain.items)
+    np.testing.assert_array_equal(fast.scores, plain.scores)
+    np.testing.assert_array_equal(fast.kinds, plain.kinds)
+    owned = np.asarray(history.owned[users[:, None], np.maximum(fast.items, 0)].todense())
+    assert not ((owned > 0) & (fast.items >= 0)).any()
 
 
 # ---------------------------------------------------------------------------- blend

@@ -24,6 +24,7 @@ Lists leave out the customer's own products unless the recommender ``includes_ow
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -364,6 +365,19 @@ class CoOccurrence(Recommender):
 
 
 # ---------------------------------------------------------------------------- ALS
+class RowIndices:
+    """A CSR matrix's rows as implicit's ``topk`` reads its ``filter_query_items``: it asks
+    for ``filter[row].indices`` one row at a time. A scipy row lookup costs ~0.1 ms (about
+    half of ALS's listing time at 100k customers); slicing the index array is the same answer
+    without building a one-row matrix."""
+
+    def __init__(self, matrix: sp.csr_matrix):
+        self.indptr, self.indices = matrix.indptr, matrix.indices
+
+    def __getitem__(self, row: int) -> SimpleNamespace:
+        return SimpleNamespace(indices=self.indices[self.indptr[row] : self.indptr[row + 1]])
+
+
 class Als(Recommender):
     """Implicit-feedback matrix factorisation (implicit.als.AlternatingLeastSquares)."""
 
@@ -428,7 +442,7 @@ class Als(Recommender):
             factors = self.model_.user_factors[self.row_of_[users[rows]]]
             owned = None
             if not self.includes_owned:  # the customer's products, as columns of the model
-                owned = self.history_.owned[users[rows]][:, self.items_].tocsr()
+                owned = RowIndices(self.history_.owned[users[rows]][:, self.items_].tocsr())
             depth = min(n, self.items_.size)
             ids, scores = topk(
                 self.model_.item_factors,
