@@ -36,66 +36,45 @@
     `key_version_number` (null for rows that are not valid first copies) and
     `quarantine_reason` (null = the row goes to staging).
 
-    Emits four CTEs; the last, `resolved`, is the result. Duplicates are
+    Emits two CTEs; the last, `resolved`, is the result. Duplicates are
     rare, so only rows that may have one are ranked with window functions.
-    Candidates are found with aggregates over 64-bit hashes (hash64:
-    a number, so 100M distinct values group in memory where 32-character
-    strings spilled tens of GB): of the key and `fallback` columns together
-    (copies of one raw row agree on all of them) and, among valid rows, of
-    the key, both in one pass. Every other row gets number 1 without a
-    sort. (Ranking every row sorted whole rows twice: staging was 60% of a
-    1M-customer build.)
+    Candidates are found with one aggregate over a 64-bit hash per row
+    (hash64: a number, so 100M distinct values group in memory where
+    32-character strings spilled tens of GB): of the key for a valid row,
+    and of the key and `fallback` columns together for an invalid one
+    (copies of one raw row agree on all of them, and so share their
+    validity; a valid row's copies share its key). Every other row gets
+    number 1 without a sort. (Ranking every row sorted whole rows twice:
+    staging was 60% of a 1M-customer build.)
     Hashing the columns, not the md5 `raw_row_hash`, means the md5 is
     computed once per row, for the output, not in every pass. A repeated
     hash is only a candidate: the ranked part numbers rows on the real row
     hash and the real key columns, so a false match (a collision, or rows
     that agree on these columns but not on every raw column) cannot change
     an outcome, and every row of a repeated key or row hash is in the ranked
-    part whenever one is. Copies share their hash and so their validity.
+    part whenever one is.
 -#}
 {% macro resolve_duplicates(checked_cte, natural_key, latest_by, fallback) -%}
-    {%- set copy_hash = retention.hash64(natural_key + fallback) -%}
-    {%- set key_hash = retention.hash64(natural_key) -%}
-    {%- set needs_ranking -%}
-        (
-            {{ copy_hash }} in (select repeated_row_hashes.bucket from repeated_row_hashes)
-            or (row_reason is null and {{ key_hash }} in (select repeated_keys.bucket from repeated_keys))
-        )
+    {#- One bucket per row: a valid row's key, an invalid row's whole row. A valid row's
+        copies share its key, so its key bucket finds them too; an invalid row has no key. -#}
+    {%- set bucket -%}
+        case
+            when row_reason is null then {{ retention.hash64(natural_key) }}
+            else {{ retention.hash64(natural_key + fallback) }}
+        end
     {%- endset -%}
--- Both searches in one pass over the rows: each row's two buckets, one per search, grouped
--- together (two passes took 15-30% longer on 10M events). Hashes are never null; an invalid
--- row has no key bucket.
+-- One aggregate over one 64-bit bucket per row. Hashes are never null. With no repeated
+-- bucket the ranked part below is a semi join against an empty table, which DuckDB skips
+-- without reading the rows.
 repeated_buckets as (
 
-    select
-        searches.search,
-        case searches.search when 'copy' then hashed.copy_bucket else hashed.key_bucket end as bucket
+    select hashed.bucket
     from (
-        select
-            {{ copy_hash }} as copy_bucket,
-            case when row_reason is null then {{ key_hash }} end as key_bucket
+        select {{ bucket }} as bucket
         from {{ checked_cte }}
     ) as hashed
-    cross join (select 'copy' as search union all select 'key' as search) as searches
-    where case searches.search when 'copy' then hashed.copy_bucket else hashed.key_bucket end is not null
-    group by 1, 2
+    group by hashed.bucket
     having count(*) > 1
-
-),
-
-repeated_row_hashes as (
-
-    select bucket
-    from repeated_buckets
-    where search = 'copy'
-
-),
-
-repeated_keys as (
-
-    select bucket
-    from repeated_buckets
-    where search = 'key'
 
 ),
 
@@ -115,7 +94,7 @@ resolved as (
             concat(raw_row_hash, '-1') as raw_row_id,
             cast(case when row_reason is null then 1 end as {{ dbt.type_int() }}) as key_version_number
         from {{ checked_cte }}
-        where not {{ needs_ranking }}
+        where {{ bucket }} not in (select repeated_buckets.bucket from repeated_buckets)
 
         union all
 
@@ -141,7 +120,7 @@ resolved as (
                         partition by raw_row_hash order by {{ retention.load_order_desc([]) }}
                     ) as {{ dbt.type_int() }}) as exact_copy_number
                 from {{ checked_cte }}
-                where {{ needs_ranking }}
+                where {{ bucket }} in (select repeated_buckets.bucket from repeated_buckets)
             ) as copies_numbered
         ) as ids_assigned
     ) as ranked

@@ -62,7 +62,7 @@ checked as (
 
 ),
 
--- CTEs repeated_buckets, repeated_row_hashes, repeated_keys and resolved
+-- CTEs repeated_buckets and resolved
 {{ retention.resolve_duplicates('checked', ['contact_id'], 'contacted_at', [
     'customer_id', 'campaign_id', 'contacted_at_text', 'assignment', 'offer_type', 'offer_cost_text', 'channel',
 ]) }}

@@ -51,7 +51,7 @@ checked as (
 
 ),
 
--- CTEs repeated_buckets, repeated_row_hashes, repeated_keys and resolved
+-- CTEs repeated_buckets and resolved
 {{ retention.resolve_duplicates('checked', ['customer_id'], 'signup_at', [
     'signup_at_text', 'country_code', 'acquisition_channel', 'email_hash',
 ]) }}

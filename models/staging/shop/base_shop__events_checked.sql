@@ -103,7 +103,7 @@ checked as {{ retention.inline_cte() }} (
 
 {#- Events without an id are keyed by their parsed content, so one event exported twice
     with different time-zone spellings of the same instant is a duplicate. -#}
--- CTEs repeated_buckets, repeated_row_hashes, repeated_keys and resolved
+-- CTEs repeated_buckets and resolved
 {{ retention.resolve_duplicates('checked', ['event_id'] + retention.when_null_key(
     'event_id', ['customer_id', 'event_at', 'event_type', 'session_id', 'product_id']), 'event_at', [
     'customer_id', 'event_at_text', 'event_type', 'session_id', 'product_id',

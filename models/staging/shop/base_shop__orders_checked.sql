@@ -94,7 +94,7 @@ checked as {{ retention.inline_cte() }} (
 
 ),
 
--- CTEs repeated_buckets, repeated_row_hashes, repeated_keys and resolved
+-- CTEs repeated_buckets and resolved
 {{ retention.resolve_duplicates('checked', ['order_id'], 'ordered_at', [
     'customer_id', 'ordered_at_text', 'order_total_text', 'status', 'discount_amount_text', 'coupon_code',
 ]) }},

@@ -50,7 +50,7 @@ checked as (
 ),
 
 {#- Products have no timestamp: the later row in load order is the latest version. -#}
--- CTEs repeated_buckets, repeated_row_hashes, repeated_keys and resolved
+-- CTEs repeated_buckets and resolved
 {{ retention.resolve_duplicates('checked', ['product_id'], none, ['category', 'brand', 'price_text']) }}
 
 select * from resolved
