@@ -373,6 +373,22 @@ def test_the_chooser_picks_the_best_on_validation() -> None:
     assert frame["is_chosen"].sum() == len(frame[frame["recommender"] == result.chosen])
 
 
+
+def test_cutoffs_evaluated_in_parallel_give_the_same_evaluation(monkeypatch) -> None:
+    """Every candidate (ALS included) at three cutoffs, one at a time and two at once:
+    the same rows, the same choice and the same mix."""
+    as_of = day(400)
+    spine = [as_of - 90 - 28 * k for k in range(8)]
+    purchases = repeat_shop(3, repeat=True)
+    results = {}
+    for workers in ("1", "2"):
+        monkeypatch.setenv("RETENTION_ML_FIT_WORKERS", workers)
+        results[workers] = evaluate(purchases, spine, as_of, RecommendConfig(per_customer=5))
+    one, two = results["1"], results["2"]
+    assert len(one.plan) == 3 and one.frame["recommender"].nunique() >= 10
+    pd.testing.assert_frame_equal(one.frame, two.frame)
+    assert (one.chosen, one.mix, one.blend_base) == (two.chosen, two.mix, two.blend_base)
+
 def test_without_repeat_purchases_popularity_is_chosen() -> None:
     config = RecommendConfig(
         per_customer=5, candidates=("popularity_global", "co_occurrence", "buy_again")

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from retention.churn.fits import calling_thread_limit, with_thread_limit
 from retention.recommend.blend import Mix, blend, fill, learn_mix
 from retention.recommend.candidates import (
     Als,
@@ -342,28 +343,59 @@ def evaluate(
 
 
 def _evaluate_cutoffs(log_, plan, specs, config: RecommendConfig, depth: int, catalogue: int):
-    """Every candidate's lists and metrics at every planned cutoff; fitting seconds."""
-    n = config.per_customer
-    cuts: list[CutoffLists] = []
-    rows: list[dict] = []
+    """Every candidate's lists and metrics at every planned cutoff; fitting seconds.
+
+    The cutoffs are independent (each fits on its own history, with its own seeded sample),
+    so up to ``cutoff_workers()`` run at once in threads: ALS, the top-k and the sparse
+    products run in compiled code that releases the GIL. Results are collected in plan
+    order, so they are the same with any number of workers."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(planned: PlannedCutoff):
+        return _evaluate_cutoff(log_, planned, specs, config, depth, catalogue)
+
+    workers = min(cutoff_workers(), len(plan))
+    if workers <= 1:
+        done = [one(planned) for planned in plan]
+    else:
+        limit = calling_thread_limit()
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rec-cutoff") as pool:
+            done = list(pool.map(lambda p: with_thread_limit(limit, one, p), plan))
+    cuts = [cut for cut, _ in done]
+    rows = [row for _, cut_rows in done for row in cut_rows]
     seconds: dict[str, float] = {}
-    for planned in plan:
-        started = time.perf_counter()
-        cut = prepare_cutoff(log_, planned, config)
-        for spec in specs:
-            cut.lists[spec.name] = cut.maker.lists(spec, depth)
-            rows += _metric_rows(cut, spec.name, cut.lists[spec.name], n, catalogue)
+    for cut in cuts:
         for name, s in cut.maker.seconds.items():
             seconds[name] = seconds.get(name, 0.0) + s
-        cuts.append(cut)
-        log.info(
-            "recommendations: %s cutoff %s: %d customers, %d bought in the %d-day window; "
-            "%d candidates in %.1fs",
-            planned.role, day_date(planned.day), cut.evaluated.size, int(cut.groups["all"][0].size and
-            (np.diff(cut.window[cut.users].indptr) > 0).sum()), config.horizon_days, len(specs),
-            time.perf_counter() - started,
-        )  # fmt: skip
     return cuts, pd.DataFrame(rows), seconds
+
+
+def cutoff_workers() -> int:
+    """Cutoffs evaluated at once: the churn models' fit_workers() (RETENTION_ML_FIT_WORKERS;
+    2, or 1 on a one-core machine). The evaluation runs after churn scoring, when the
+    other dbt thread has little left to run."""
+    from retention.churn.pipeline import fit_workers
+
+    return fit_workers()
+
+
+def _evaluate_cutoff(log_, planned, specs, config: RecommendConfig, depth: int, catalogue: int):
+    """One cutoff: its lists for every candidate and their metric rows."""
+    n = config.per_customer
+    started = time.perf_counter()
+    cut = prepare_cutoff(log_, planned, config)
+    rows: list[dict] = []
+    for spec in specs:
+        cut.lists[spec.name] = cut.maker.lists(spec, depth)
+        rows += _metric_rows(cut, spec.name, cut.lists[spec.name], n, catalogue)
+    log.info(
+        "recommendations: %s cutoff %s: %d customers, %d bought in the %d-day window; "
+        "%d candidates in %.1fs",
+        planned.role, day_date(planned.day), cut.evaluated.size, int(cut.groups["all"][0].size and
+        (np.diff(cut.window[cut.users].indptr) > 0).sum()), config.horizon_days, len(specs),
+        time.perf_counter() - started,
+    )  # fmt: skip
+    return cut, rows
 
 
 def _pooled_hit_rate(frame: pd.DataFrame, name: str) -> float:
