@@ -373,7 +373,6 @@ def test_the_chooser_picks_the_best_on_validation() -> None:
     assert frame["is_chosen"].sum() == len(frame[frame["recommender"] == result.chosen])
 
 
-
 def test_cutoffs_evaluated_in_parallel_give_the_same_evaluation(monkeypatch) -> None:
     """Every candidate (ALS included) at three cutoffs, one at a time and two at once:
     the same rows, the same choice and the same mix."""
@@ -388,6 +387,22 @@ def test_cutoffs_evaluated_in_parallel_give_the_same_evaluation(monkeypatch) -> 
     assert len(one.plan) == 3 and one.frame["recommender"].nunique() >= 10
     pd.testing.assert_frame_equal(one.frame, two.frame)
     assert (one.chosen, one.mix, one.blend_base) == (two.chosen, two.mix, two.blend_base)
+
+
+def test_batches_listed_in_parallel_give_the_same_lists(monkeypatch) -> None:
+    """Every candidate's lists, one batch of customers at a time and two at once."""
+    monkeypatch.setattr(candidates_module, "_BATCH", 64)  # several batches of 300 customers
+    purchases = repeat_shop(4, repeat=True)
+    history = purchases.history(day(300))
+    users = np.arange(purchases.n_customers)[::-1]
+    config = RecommendConfig(per_customer=5)
+    one, two = ListMaker(history, config, users), ListMaker(history, config, users, workers=2)
+    for spec in candidates(config):
+        a, b = one.lists(spec, 8), two.lists(spec, 8)
+        assert (a.items >= 0).any(), spec.name
+        for field in ("items", "scores", "kinds"):
+            np.testing.assert_array_equal(getattr(a, field), getattr(b, field), spec.name)
+
 
 def test_without_repeat_purchases_popularity_is_chosen() -> None:
     config = RecommendConfig(

@@ -150,14 +150,21 @@ class Recommender:
         self.recommendable_ = history.log.in_catalog
         return self
 
-    def recommend(self, users: np.ndarray, n: int) -> Lists:
+    def recommend(self, users: np.ndarray, n: int, workers: int = 1) -> Lists:
         """Lists for ``users`` (customer codes), in that order. Batches group customers who
-        own similar numbers of products: how deep a list must be searched depends on it."""
+        own similar numbers of products: how deep a list must be searched depends on it.
+        With ``workers`` > 1 batches run in threads (their sparse products and sorts release
+        the GIL); each batch is computed alone, so the lists are the same with any count."""
         users = np.asarray(users, dtype=np.int64)
         order = np.argsort(np.diff(self.history_.owned.indptr)[users], kind="stable")
-        parts = [
-            self._recommend(users[order[i : i + _BATCH]], n) for i in range(0, len(users), _BATCH)
-        ]
+        batches = [users[order[i : i + _BATCH]] for i in range(0, len(users), _BATCH)]
+        if workers <= 1 or len(batches) < 2:
+            parts = [self._recommend(batch, n) for batch in batches]
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rec-batch") as pool:
+                parts = list(pool.map(lambda batch: self._recommend(batch, n), batches))
         return Lists.concat(parts, n).take(np.argsort(order, kind="stable"))
 
     def _recommend(self, users: np.ndarray, n: int) -> Lists:

@@ -38,6 +38,7 @@ from retention.recommend.protocol import (
     RecommendConfig,
     candidates,
     evaluate,
+    recommend_workers,
 )
 from retention.recommend.registry import RecommendationRegistry, run_id_for
 
@@ -230,7 +231,7 @@ def _run_recommendations(lines, products, cutoffs, scores, evaluation, settings)
     name, mix, blend_base, run_id = _choice(evaluation)
     history = purchases.history(as_of)
     users = pd.Index(purchases.customer_ids).get_indexer(customer_ids)
-    maker = ListMaker(history, config, users)
+    maker = ListMaker(history, config, users, workers=recommend_workers())
     n = config.per_customer
     specs = {c.name: c for c in candidates(config)}
     if name == "blend":

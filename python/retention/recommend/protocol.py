@@ -144,10 +144,13 @@ class ListMaker:
     """Fits recommenders on one history (lazily, once each) and makes the lists of a fixed
     set of customers, each list once (the blend reuses its parts' lists)."""
 
-    def __init__(self, history: History, config: RecommendConfig, users: np.ndarray):
+    def __init__(
+        self, history: History, config: RecommendConfig, users: np.ndarray, workers: int = 1
+    ):
         self.history = history
         self.config = config
         self.users = np.asarray(users, dtype=np.int64)
+        self.workers = workers  # batches listed at once (Recommender.recommend)
         self.fitted: dict[str, Recommender] = {}
         self.seconds: dict[str, float] = {}
         self._lists: dict[tuple, Lists] = {}
@@ -170,7 +173,7 @@ class ListMaker:
         if key not in self._lists:
             recommender = self.recommender(candidate)
             started = time.perf_counter()
-            self._lists[key] = recommender.recommend(self.users, depth)
+            self._lists[key] = recommender.recommend(self.users, depth, self.workers)
             self._count(candidate.name, started)
         return self._lists[key]
 
@@ -346,7 +349,7 @@ def _evaluate_cutoffs(log_, plan, specs, config: RecommendConfig, depth: int, ca
     """Every candidate's lists and metrics at every planned cutoff; fitting seconds.
 
     The cutoffs are independent (each fits on its own history, with its own seeded sample),
-    so up to ``cutoff_workers()`` run at once in threads: ALS, the top-k and the sparse
+    so up to ``recommend_workers()`` run at once in threads: ALS, the top-k and the sparse
     products run in compiled code that releases the GIL. Results are collected in plan
     order, so they are the same with any number of workers."""
     from concurrent.futures import ThreadPoolExecutor
@@ -354,7 +357,7 @@ def _evaluate_cutoffs(log_, plan, specs, config: RecommendConfig, depth: int, ca
     def one(planned: PlannedCutoff):
         return _evaluate_cutoff(log_, planned, specs, config, depth, catalogue)
 
-    workers = min(cutoff_workers(), len(plan))
+    workers = min(recommend_workers(), len(plan))
     if workers <= 1:
         done = [one(planned) for planned in plan]
     else:
@@ -370,10 +373,11 @@ def _evaluate_cutoffs(log_, plan, specs, config: RecommendConfig, depth: int, ca
     return cuts, pd.DataFrame(rows), seconds
 
 
-def cutoff_workers() -> int:
-    """Cutoffs evaluated at once: the churn models' fit_workers() (RETENTION_ML_FIT_WORKERS;
-    2, or 1 on a one-core machine). The evaluation runs after churn scoring, when the
-    other dbt thread has little left to run."""
+def recommend_workers() -> int:
+    """Threads for the recommendations: cutoffs evaluated at once, and batches of customers
+    listed at once for the shipped lists. The churn models' fit_workers()
+    (RETENTION_ML_FIT_WORKERS; 2, or 1 on a one-core machine): both models run after churn
+    scoring, when the other dbt thread has little left to run."""
     from retention.churn.pipeline import fit_workers
 
     return fit_workers()
