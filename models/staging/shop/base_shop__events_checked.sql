@@ -15,11 +15,17 @@ events as {{ retention.inline_cte() }} (
 
 ),
 
--- One aggregate scan, not a window over every row (that buffers the whole table).
+-- Not a window over every row (that buffers the whole table), and not a count either: the
+-- scan stops at the first row with an id (a source without ids is read to the end).
 id_presence as (
 
-    select count(nullif(trim(event_id), '')) > 0 as source_has_event_ids
-    from events
+    select count(*) > 0 as source_has_event_ids
+    from (
+        select 1 as has_id
+        from events
+        where nullif(trim(event_id), '') is not null
+        limit 1  -- noqa: AM09 (any row with an id will do: the answer is the same)
+    ) as first_id
 
 ),
 
