@@ -24,7 +24,8 @@ id_presence as (
         select 1 as has_id
         from events
         where nullif(trim(event_id), '') is not null
-        limit 1  -- noqa: AM09 (any row with an id will do: the answer is the same)
+        -- any row with an id will do: the answer is the same, so no order is needed
+        limit 1  -- noqa: AM09
     ) as first_id
 
 ),
