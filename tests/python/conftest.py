@@ -5,8 +5,11 @@ test tiers: a test that builds with dbt is marked integration (dbt_runner.py che
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import os
+import shutil
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,12 +44,46 @@ def one_thread():
         yield
 
 
+@contextmanager
+def exclusive(lock_file: Path):
+    """Hold an exclusive lock on lock_file (created if absent) for the block."""
+    with lock_file.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session")
 def small_build(tmp_path_factory) -> Build:
     """`dbt build` of the whole project, on 700 generated customers (two years, every
     source table), into files of its own: database, publish, registry and logs.
-    The build and its data tests passing is the first assertion (run_dbt raises)."""
-    work = tmp_path_factory.mktemp("small_build")
+    The build and its data tests passing is the first assertion (run_dbt raises).
+    Built once per test run: pytest-xdist's workers share the folder above their own
+    temporary folders, and the first worker to need the build makes it under a lock while
+    the others wait; the tests only read it."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent
+    work = shared / "small_build"
+    done = work / "build_seconds.txt"
+    with exclusive(shared / "small_build.lock"):
+        if not done.is_file():
+            shutil.rmtree(work, ignore_errors=True)  # a build that failed earlier
+            done.parent.mkdir(parents=True)
+            done.write_text(str(_build_small(work)))  # raises if it fails: no file then
+    return Build(
+        database=work / "small.duckdb",
+        published=work / "published",
+        artifacts=work / "artifacts",
+        log=work / "dbt" / "logs" / "dbt.log",
+        seconds=float(done.read_text()),
+    )
+
+
+def _build_small(work: Path) -> float:
+    """The seconds `dbt build` took on the generated raw folder."""
     raw = work / "raw"
     generate(
         GeneratorConfig(
@@ -54,11 +91,10 @@ def small_build(tmp_path_factory) -> Build:
             end=dt.date(2024, 12, 31), events_scale=0.3, quiet=True,
         )
     )  # fmt: skip
-    database = work / "small.duckdb"
     started = time.perf_counter()
     run_dbt(
         ["build"],
-        database,
+        work / "small.duckdb",
         work_dir=work / "dbt",
         dbt_vars={
             "raw_path": str(raw),
@@ -67,10 +103,4 @@ def small_build(tmp_path_factory) -> Build:
         env={"RETENTION_ARTIFACTS": str(work / "artifacts")},
         timeout=1200,
     )
-    return Build(
-        database=database,
-        published=work / "published",
-        artifacts=work / "artifacts",
-        log=work / "dbt" / "logs" / "dbt.log",
-        seconds=time.perf_counter() - started,
-    )
+    return time.perf_counter() - started

@@ -123,10 +123,17 @@ def test_worker_count_comes_from_the_environment(monkeypatch):
     assert fit_workers() == min(2, len(os.sched_getaffinity(0)))
 
 
+@pytest.fixture(scope="module")
+def few_snapshots() -> pd.DataFrame:
+    """Fewer customers and cutoffs than `snapshots`: the Keras identity check fits the
+    network at every origin twice (one worker, then two), and its cost grows with the rows."""
+    return make_snapshots(n_customers=400, n_mature=6, seed=3)
+
+
 @pytest.mark.slow
-def test_keras_fits_in_a_worker_thread_are_the_ones_a_single_worker_makes(snapshots):
+def test_keras_fits_in_a_worker_thread_are_the_ones_a_single_worker_makes(few_snapshots):
     config = {"candidates": ("logistic_regression", "keras_mlp"), "use_btyd": False,
               "score_all_candidates": True}  # fmt: skip
-    one = train_churn_model(snapshots, TrainingConfig(**config, fit_workers=1))
-    two = train_churn_model(snapshots, TrainingConfig(**config, fit_workers=2))
+    one = train_churn_model(few_snapshots, TrainingConfig(**config, fit_workers=1))
+    two = train_churn_model(few_snapshots, TrainingConfig(**config, fit_workers=2))
     assert_same_run(one, two)
