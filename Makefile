@@ -107,20 +107,34 @@ dbt-test: install
 	RETENTION_DB=test.duckdb $(BIN)/mf validate-configs
 
 # dbt-test runs first: its demo warehouse is the one the docs and README tests read.
-# Then the Spark parity check (below), so `make test` is everything CI checks.
-test: lint dbt-test
-	RETENTION_DEMO_DB=$(CURDIR)/test.duckdb $(MAKE) --no-print-directory pytest
+# Then the Spark parity check (below), so `make test` is everything CI checks. The Spark
+# venv's packages download and install meanwhile (network and disk, not the cores).
+.PHONY: test-duckdb
+test:
+	$(MAKE) --no-print-directory -j2 spark-deps test-duckdb
 	$(MAKE) --no-print-directory spark-parity
+
+# One after the other (-j1): lint's dbt templater and the build share target/.
+test-duckdb: install
+	$(MAKE) --no-print-directory -j1 lint dbt-test
+	RETENTION_DEMO_DB=$(CURDIR)/test.duckdb $(MAKE) --no-print-directory -j1 pytest
 
 # Spark compatibility (docs/spark.md): its own venv, the main stack plus dbt-spark and pyspark.
 SPARK_VENV := .venv-spark
-$(SPARK_VENV)/.installed: requirements.txt requirements-spark.txt pyproject.toml
+$(SPARK_VENV)/.deps: requirements.txt requirements-spark.txt
 	$(PYTHON) -m venv $(SPARK_VENV)
 	$(SPARK_VENV)/bin/pip install --quiet --upgrade pip
 	$(SPARK_VENV)/bin/pip install --quiet -r requirements-spark.txt
+	@touch $@
+
+# The package itself after the main venv's: an editable install writes python/*.egg-info,
+# so the two must not run at once (`make test` installs the two venvs side by side).
+$(SPARK_VENV)/.installed: $(SPARK_VENV)/.deps $(VENV)/.installed pyproject.toml
 	$(SPARK_VENV)/bin/pip install --quiet --no-deps -e .
 	@touch $@
 
+.PHONY: spark-deps
+spark-deps: $(SPARK_VENV)/.deps
 spark-install: $(SPARK_VENV)/.installed
 
 # Builds on Spark (target spark) and DuckDB, compares them row for row, scores on Spark.
