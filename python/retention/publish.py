@@ -84,14 +84,20 @@ def _quote_literal(text: str) -> str:
 
 
 @contextmanager
-def _publish_lock(target: Path) -> Iterator[None]:
-    """One publisher per database folder at a time, so none prunes another's build."""
-    with open(target / ".publish.lock", "w") as handle:
+def exclusive_lock(lock_file: Path) -> Iterator[None]:
+    """Hold an exclusive lock on lock_file (created if absent) for the block, across
+    processes."""
+    with open(lock_file, "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _publish_lock(target: Path):
+    """One publisher per database folder at a time, so none prunes another's build."""
+    return exclusive_lock(target / ".publish.lock")
 
 
 def _export(connection: duckdb.DuckDBPyConnection, schema: str, table: str, path: Path) -> int:

@@ -5,11 +5,8 @@ test tiers: a test that builds with dbt is marked integration (dbt_runner.py che
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import os
 import shutil
-import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +14,7 @@ import pytest
 
 from dbt_runner import TIER, run_dbt
 from retention.datagen import GeneratorConfig, generate
+from retention.publish import exclusive_lock
 
 
 @dataclass(frozen=True)
@@ -25,7 +23,6 @@ class Build:
     published: Path  # the publish root (publish_path)
     artifacts: Path
     log: Path  # dbt's log file of the build
-    seconds: float
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -44,17 +41,6 @@ def one_thread():
         yield
 
 
-@contextmanager
-def exclusive(lock_file: Path):
-    """Hold an exclusive lock on lock_file (created if absent) for the block."""
-    with lock_file.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 @pytest.fixture(scope="session")
 def small_build(tmp_path_factory) -> Build:
     """`dbt build` of the whole project, on 700 generated customers (two years, every
@@ -67,23 +53,23 @@ def small_build(tmp_path_factory) -> Build:
     if os.environ.get("PYTEST_XDIST_WORKER"):
         shared = shared.parent
     work = shared / "small_build"
-    done = work / "build_seconds.txt"
-    with exclusive(shared / "small_build.lock"):
+    done = work / "built"
+    with exclusive_lock(shared / "small_build.lock"):
         if not done.is_file():
             shutil.rmtree(work, ignore_errors=True)  # a build that failed earlier
-            done.parent.mkdir(parents=True)
-            done.write_text(str(_build_small(work)))  # raises if it fails: no file then
+            _build_small(work)  # raises if it fails: no marker then
+            done.touch()
     return Build(
         database=work / "small.duckdb",
         published=work / "published",
         artifacts=work / "artifacts",
         log=work / "dbt" / "logs" / "dbt.log",
-        seconds=float(done.read_text()),
     )
 
 
-def _build_small(work: Path) -> float:
-    """The seconds `dbt build` took on the generated raw folder."""
+def _build_small(work: Path) -> None:
+    """Generate the raw folder under work and `dbt build` it."""
+    work.mkdir(parents=True)
     raw = work / "raw"
     generate(
         GeneratorConfig(
@@ -91,7 +77,6 @@ def _build_small(work: Path) -> float:
             end=dt.date(2024, 12, 31), events_scale=0.3, quiet=True,
         )
     )  # fmt: skip
-    started = time.perf_counter()
     run_dbt(
         ["build"],
         work / "small.duckdb",
@@ -103,4 +88,3 @@ def _build_small(work: Path) -> float:
         env={"RETENTION_ARTIFACTS": str(work / "artifacts")},
         timeout=1200,
     )
-    return time.perf_counter() - started
