@@ -31,6 +31,7 @@
     'add_to_carts', 'begin_checkouts', 'purchase_events',
 ] if var('enable_events') else [] -%}
 {%- set measures = order_measures + item_measures + event_measures -%}
+{%- set amount_measures = ['revenue', 'discount_amount'] -%}
 
 with
 
@@ -191,7 +192,7 @@ customer_days as (
         {%- for measure in measures %}
             {% if measure == 'revenue' -%}
                 {{ retention.sum_if_known(measure) }}
-            {%- elif measure == 'discount_amount' -%}
+            {%- elif measure in amount_measures -%}
                 sum({{ measure }})
             {%- else -%}
                 cast(sum({{ measure }}) as {{ dbt.type_bigint() }})
