@@ -1,7 +1,8 @@
 """The candidates' speed-ups change how fast they run, never what they predict.
 
 - Tree ensembles predict in cache-sized row blocks (candidates.TREE_PREDICT_ROWS).
-- The Keras network runs many batches per TensorFlow call (steps_per_execution).
+- The Keras network runs many batches per TensorFlow call (steps_per_execution), and its
+  early stopping reads the held-out loss from one direct call instead of `evaluate`.
 """
 
 from __future__ import annotations
@@ -84,3 +85,17 @@ def test_a_keras_model_pickled_before_the_parameter_still_loads():
     assert np.array_equal(
         again.predict_proba(np.nan_to_num(X)), model.predict_proba(np.nan_to_num(X))
     )
+
+
+def test_keras_early_stopping_reads_the_loss_keras_evaluates():
+    # The held-out loss each epoch comes from candidates._ValidationLoss, not Model.evaluate:
+    # the restored weights (the best epoch's) must give that epoch's loss under evaluate too,
+    # and early stopping must have stopped on it (patience 1 over many epochs).
+    X, y = rows(3000, seed=7)
+    X = np.nan_to_num(X).astype("float32")
+    model = KerasMLPClassifier(epochs=60, patience=1, learning_rate=0.05).fit(X, y)
+    history = model.model_.history.history["val_loss"]
+    assert model.epochs_run_ == len(history) < 60, "early stopping never stopped"
+    n_val = int(len(X) * model.validation_fraction)
+    evaluated = model.model_.evaluate(X[-n_val:], y[-n_val:].astype("float32"), verbose=0)
+    assert evaluated == pytest.approx(min(history), rel=1e-5)
