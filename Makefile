@@ -94,10 +94,12 @@ browser:
 	}
 	@[ -x $(CHROMIUM) ] || { echo "chromium still missing at $(CHROMIUM)"; exit 1; }
 
-# Both cores, one test file per process at a time (module fixtures are built once); the
-# slowest tests are printed so CI's duration (limit 40 min) can be watched.
+# Three processes on the two cores, one test file per process at a time (module fixtures
+# are built once): the tests' dbt builds have single-threaded phases (parsing, each network
+# fit) and a test waiting for the shared small build holds its process. The slowest tests
+# are printed so CI's duration (limit 40 min) can be watched.
 pytest: install browser
-	$(BIN)/pytest -n 2 --dist loadfile --durations=15
+	$(BIN)/pytest -n 3 --dist loadfile --durations=15
 
 # The demo build and its data tests, in a database of its own; then the semantic layer
 # against the built tables (pytest runs the warehouse-free part: --skip-dw).
@@ -106,18 +108,20 @@ dbt-test: install
 	$(BIN)/dbt-score lint --manifest target/manifest.json
 	RETENTION_DB=test.duckdb $(BIN)/mf validate-configs
 
-# dbt-test runs first: its demo warehouse is the one the docs and README tests read.
-# Then the Spark parity check (below), so `make test` is everything CI checks. The Spark
-# venv's packages download and install meanwhile (network and disk, not the cores).
+# Everything CI checks. Lint first, while the Spark venv's packages download and install
+# (network and disk, not the cores). Then the Spark parity check (below) side by side with
+# the DuckDB build and pytest: it is mostly the JVM and waits, and the tests' builds leave
+# the cores idle at times. Lint's dbt templater and the build share target/, so lint ends
+# first; the parity check's builds have target folders and databases of their own.
 .PHONY: test-duckdb
 test:
-	$(MAKE) --no-print-directory -j2 spark-deps test-duckdb
-	$(MAKE) --no-print-directory spark-parity
+	$(MAKE) --no-print-directory -j2 spark-deps lint
+	$(MAKE) --no-print-directory -j2 spark-parity test-duckdb
 
-# One after the other (-j1): lint's dbt templater and the build share target/.
+# dbt-test first: its demo warehouse is the one the docs and README tests read.
 test-duckdb: install
-	$(MAKE) --no-print-directory -j1 lint dbt-test
-	RETENTION_DEMO_DB=$(CURDIR)/test.duckdb $(MAKE) --no-print-directory -j1 pytest
+	$(MAKE) --no-print-directory dbt-test
+	RETENTION_DEMO_DB=$(CURDIR)/test.duckdb $(MAKE) --no-print-directory pytest
 
 # Spark compatibility (docs/spark.md): its own venv, the main stack plus dbt-spark and pyspark.
 SPARK_VENV := .venv-spark

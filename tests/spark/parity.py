@@ -179,16 +179,19 @@ def main() -> int:
 
     # Both builds at once: DuckDB's is mostly Python (ML), Spark's mostly the JVM.
     log("building the demo warehouse on DuckDB and the SQL layer on Spark ...")
+    # Target and log folders of their own: `make test` runs this beside its DuckDB build.
     duck = start_build(
         "duckdb",
-        ["build", "--target-path", "target/spark-parity-duckdb", "--exclude", *DUCKDB_SKIPPED],
+        ["build", "--target-path", "target/spark-parity-duckdb", "--log-path",
+         "logs/spark-parity-duckdb", "--exclude", *DUCKDB_SKIPPED],
         env,
-    )
+    )  # fmt: skip
     spark = start_build(
         "spark",
-        ["build", "--target", "spark", "--target-path", "target/spark-parity-spark"],
+        ["build", "--target", "spark", "--target-path", "target/spark-parity-spark",
+         "--log-path", "logs/spark-parity-spark"],
         env,
-    )
+    )  # fmt: skip
     seconds = wait_for_builds({"spark": spark, "duckdb": duck})
     timings["spark_build"], timings["duckdb_build"] = seconds["spark"], seconds["duckdb"]
 
