@@ -109,18 +109,17 @@ dbt-test: install
 	RETENTION_DB=test.duckdb $(BIN)/mf validate-configs
 
 # Everything CI checks. Lint first, while the Spark venv's packages download and install
-# (network and disk, not the cores). Then the Spark parity check (below) side by side with
-# the DuckDB build and pytest: it is mostly the JVM and waits, and the tests' builds leave
-# the cores idle at times. Lint's dbt templater and the build share target/, so lint ends
-# first; the parity check's builds have target folders and databases of their own.
-.PHONY: test-duckdb
+# (network and disk, not the cores); lint's dbt templater and the build share target/. Then
+# the demo build and its tests, whose warehouse the docs tests and the Spark parity check
+# read. Then pytest and the parity check side by side: the check is mostly the JVM and
+# waits, and the tests' builds leave the cores idle at times.
+.PHONY: test-pytest test-spark-parity
 test:
 	$(MAKE) --no-print-directory -j2 spark-deps lint
-	$(MAKE) --no-print-directory -j2 spark-parity test-duckdb
-
-# dbt-test first: its demo warehouse is the one the docs and README tests read.
-test-duckdb: install
 	$(MAKE) --no-print-directory dbt-test
+	$(MAKE) --no-print-directory -j2 test-pytest test-spark-parity
+
+test-pytest:
 	RETENTION_DEMO_DB=$(CURDIR)/test.duckdb $(MAKE) --no-print-directory pytest
 
 # Spark compatibility (docs/spark.md): its own venv, the main stack plus dbt-spark and pyspark.
@@ -142,8 +141,13 @@ spark-deps: $(SPARK_VENV)/.deps
 spark-install: $(SPARK_VENV)/.installed
 
 # Builds on Spark (target spark) and DuckDB, compares them row for row, scores on Spark.
+PARITY := PYSPARK_PYTHON=$(CURDIR)/$(SPARK_VENV)/bin/python $(CURDIR)/$(SPARK_VENV)/bin/python tests/spark/parity.py
 spark-parity: spark-install
-	PYSPARK_PYTHON=$(CURDIR)/$(SPARK_VENV)/bin/python $(CURDIR)/$(SPARK_VENV)/bin/python tests/spark/parity.py
+	$(PARITY)
+
+# In `make test`: against the demo build dbt-test has made, instead of a build of its own.
+test-spark-parity: spark-install
+	$(PARITY) --duckdb $(CURDIR)/test.duckdb
 
 clean:
 	rm -rf target logs reports *.duckdb *.duckdb.wal

@@ -1,11 +1,13 @@
 """Spark compatibility check (docs/spark.md): the SQL layer gives the same tables on
 Spark as on DuckDB, and the champion scores the same customers the same way on both.
 
-    .venv-spark/bin/python tests/spark/parity.py      (make spark-parity; .ci/run)
+    .venv-spark/bin/python tests/spark/parity.py      (make spark-parity)
+    .venv-spark/bin/python tests/spark/parity.py --duckdb test.duckdb   (make test; .ci/run)
 
-1. builds the demo warehouse on DuckDB (default target, its own database; without the
-   Python models the check does not read) and the SQL layer on Spark (target spark, its
-   own warehouse folder), at the same time;
+1. builds the SQL layer on Spark (target spark, its own warehouse folder) and, unless
+   --duckdb names a DuckDB build of the demo that already exists (make test's), the demo
+   warehouse on DuckDB at the same time (default target, its own database; without the
+   Python models the check does not read); both with the demo's vars (DEMO_VARS);
 2. compares every table and view the Spark build made (seeds, staging, intermediate,
    the SQL marts) with DuckDB's, row for row: the same columns, the same number of
    rows, exact keys, text, integers, booleans and dates, floats within a tolerance;
@@ -17,6 +19,7 @@ Exits 1 with a diff summary on any difference. Timings go to the output.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -31,6 +34,9 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[2]
 DB_NAME = "spark_parity.duckdb"
+# The vars of `make demo` and `make test`'s build (Makefile, DEMO_VARS): the demo's contacts
+# source is on, so its SQL models are compared too.
+DEMO_VARS = "{enable_contacts: true}"
 SPARK_DIR = "spark-warehouse/parity"  # under ROOT (gitignored)
 FLOAT_RTOL = 1e-9  # doubles summed in a different order differ in the last bits
 FLOAT_ATOL = 1e-9
@@ -71,11 +77,11 @@ def log(message: str) -> None:
     print(f"[spark-parity] {message}", flush=True)
 
 
-def environment() -> dict:
+def environment(database: Path) -> dict:
     env = dict(os.environ)
     env.update(
         RETENTION_HOME=str(ROOT),
-        RETENTION_DB=DB_NAME,
+        RETENTION_DB=str(database),
         RETENTION_SPARK_DIR=SPARK_DIR,
         PYSPARK_PYTHON=sys.executable,
         PYSPARK_DRIVER_PYTHON=sys.executable,
@@ -86,16 +92,19 @@ def environment() -> dict:
     return env
 
 
-def fresh_start() -> None:
-    """No state from an earlier run: databases, registry, Spark catalog and tables."""
-    stem = Path(DB_NAME).stem
-    for path in [ROOT / DB_NAME, ROOT / f"{DB_NAME}.wal", ROOT / SPARK_DIR]:
+def fresh_start(own_duckdb: bool) -> None:
+    """No state from an earlier run: the Spark catalog and tables, and the check's own
+    DuckDB database, registry and publish folder (never a database it was given)."""
+    paths = [ROOT / SPARK_DIR]
+    if own_duckdb:
+        stem = Path(DB_NAME).stem
+        paths += [ROOT / DB_NAME, ROOT / f"{DB_NAME}.wal"]
+        paths += [ROOT / "artifacts" / stem, ROOT / "published" / stem]
+    for path in paths:
         if path.is_dir():
             shutil.rmtree(path)
         elif path.exists():
             path.unlink()
-    for folder in [ROOT / "artifacts" / stem, ROOT / "published" / stem]:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def start_build(name: str, args: list[str], env: dict) -> tuple[subprocess.Popen, Path, float]:
@@ -163,7 +172,34 @@ def spark_relations(manifest_path: Path) -> list[str]:
     return sorted(names)
 
 
-def main() -> int:
+def start_builds(own_duckdb: bool, env: dict) -> dict[str, tuple]:
+    """The Spark build and, when the check has no DuckDB build to compare with, DuckDB's
+    at the same time: DuckDB's is mostly Python (ML), Spark's mostly the JVM. Target and
+    log folders of their own: `make test` runs this beside its pytest."""
+    spark_args = ["build", "--target", "spark", "--target-path", "target/spark-parity-spark",
+                  "--log-path", "logs/spark-parity-spark", "--vars", DEMO_VARS]  # fmt: skip
+    builds = {"spark": start_build("spark", spark_args, env)}
+    if own_duckdb:
+        duckdb_args = ["build", "--target-path", "target/spark-parity-duckdb", "--log-path",
+                       "logs/spark-parity-duckdb", "--exclude", *DUCKDB_SKIPPED,
+                       "--vars", DEMO_VARS]  # fmt: skip
+        builds["duckdb"] = start_build("duckdb", duckdb_args, env)
+    return builds
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--duckdb",
+        type=Path,
+        help="a DuckDB build of the demo to compare with (built with the demo's vars, as "
+        "make test's test.duckdb), instead of building one; it is only read",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     total_started = time.perf_counter()
     # Spark 4 accepts some DuckDB-only syntax (`::`, QUALIFY): the static rules first.
     sys.path.insert(0, str(Path(__file__).parent))
@@ -172,28 +208,20 @@ def main() -> int:
     if check_portable_sql([]) != 0:
         log("FAILED: non-portable SQL (above); fix it before comparing engines")
         return 1
-    env = environment()
+    own_duckdb = args.duckdb is None
+    database = (ROOT / DB_NAME) if own_duckdb else args.duckdb.resolve()
+    if not own_duckdb and not database.is_file():
+        log(f"FAILED: no DuckDB build at {database} (--duckdb); run `make dbt-test` first")
+        return 1
+    env = environment(database)
     os.environ.update(env)
-    fresh_start()
+    fresh_start(own_duckdb)
     timings = {}
 
-    # Both builds at once: DuckDB's is mostly Python (ML), Spark's mostly the JVM.
-    log("building the demo warehouse on DuckDB and the SQL layer on Spark ...")
-    # Target and log folders of their own: `make test` runs this beside its DuckDB build.
-    duck = start_build(
-        "duckdb",
-        ["build", "--target-path", "target/spark-parity-duckdb", "--log-path",
-         "logs/spark-parity-duckdb", "--exclude", *DUCKDB_SKIPPED],
-        env,
-    )  # fmt: skip
-    spark = start_build(
-        "spark",
-        ["build", "--target", "spark", "--target-path", "target/spark-parity-spark",
-         "--log-path", "logs/spark-parity-spark"],
-        env,
-    )  # fmt: skip
-    seconds = wait_for_builds({"spark": spark, "duckdb": duck})
-    timings["spark_build"], timings["duckdb_build"] = seconds["spark"], seconds["duckdb"]
+    against = "and the demo warehouse on DuckDB" if own_duckdb else f"to compare with {database}"
+    log(f"building the SQL layer on Spark {against} ...")
+    seconds = wait_for_builds(start_builds(own_duckdb, env))
+    timings.update({f"{name}_build": value for name, value in seconds.items()})
 
     import duckdb
 
@@ -208,11 +236,11 @@ def main() -> int:
     if not session_settings_ok(session):
         return 1
     relations = spark_relations(ROOT / "target" / "spark-parity-spark" / "manifest.json")
-    con = duckdb.connect(str(ROOT / DB_NAME), read_only=True)
+    con = duckdb.connect(str(database), read_only=True)
     failures = compare_relations(con, session, relations)
     timings["comparison"] = time.perf_counter() - started
     started = time.perf_counter()
-    problems = compare_scores(con, session)
+    problems = compare_scores(con, session, ROOT / "artifacts" / database.stem)
     timings["spark_scoring"] = time.perf_counter() - started
     if problems:
         failures["churn scores"] = problems
@@ -272,11 +300,11 @@ def noisy_feature_customers(con, session, artifacts: Path) -> set:
     return set(differs[differs].index)
 
 
-def compare_scores(con, session) -> list[str]:
-    """DuckDB's champion applied on Spark (mapInPandas) against ml_churn_scores."""
+def compare_scores(con, session, artifacts: Path) -> list[str]:
+    """DuckDB's champion (its registry: artifacts) applied on Spark (mapInPandas) against
+    ml_churn_scores."""
     from retention.spark_scoring import score_snapshots
 
-    artifacts = ROOT / "artifacts" / Path(DB_NAME).stem
     spark_scores = score_snapshots(session, "marts.fct_customer_snapshots", artifacts).toPandas()
     duck_scores = con.sql(
         "select * from ml.ml_churn_scores where as_of_date = "
