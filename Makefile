@@ -143,11 +143,11 @@ spark-install: $(SPARK_VENV)/.installed
 # Builds on Spark (target spark) and DuckDB, compares them row for row, scores on Spark.
 PARITY := PYSPARK_PYTHON=$(CURDIR)/$(SPARK_VENV)/bin/python $(CURDIR)/$(SPARK_VENV)/bin/python tests/spark/parity.py
 spark-parity: spark-install
-	$(PARITY)
+	$(PARITY) $(DEMO_VARS)
 
 # In `make test`: against the demo build dbt-test has made, instead of a build of its own.
 test-spark-parity: spark-install
-	$(PARITY) --duckdb $(CURDIR)/test.duckdb
+	$(PARITY) $(DEMO_VARS) --duckdb $(CURDIR)/test.duckdb
 
 clean:
 	rm -rf target logs reports *.duckdb *.duckdb.wal

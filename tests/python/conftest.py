@@ -36,18 +36,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     file's tests in their own order. pytest-xdist hands out whole files in this order
     (`--dist loadfile`): the long ones start early and the quick files fill the gaps at the
     end, instead of a long build running alone at the end while the other processes wait."""
+
+    def file_of(item: pytest.Item) -> str:
+        return item.nodeid.split("::")[0]
+
     rank: dict[str, int] = {}
     for item in items:
-        heavy = (
-            0
-            if item.get_closest_marker("integration")
-            else 1
-            if item.get_closest_marker("slow")
-            else 2
-        )
-        path = item.nodeid.split("::")[0]
-        rank[path] = min(rank.get(path, 2), heavy)
-    items.sort(key=lambda item: rank[item.nodeid.split("::")[0]])  # stable: files keep their order
+        tier = 0 if item.get_closest_marker("integration") else 2
+        tier = 1 if tier and item.get_closest_marker("slow") else tier
+        rank[file_of(item)] = min(rank.get(file_of(item), 2), tier)
+    items.sort(key=lambda item: rank[file_of(item)])  # stable: files keep their order
 
 
 @pytest.fixture(scope="module")

@@ -88,7 +88,7 @@ def test_a_keras_model_pickled_before_the_parameter_still_loads():
 
 
 def test_keras_early_stopping_reads_the_loss_keras_evaluates():
-    # The held-out loss each epoch comes from candidates._ValidationLoss, not Model.evaluate:
+    # The held-out loss each epoch comes from candidates._validation_loss, not Model.evaluate:
     # the restored weights (the best epoch's) must give that epoch's loss under evaluate too,
     # and early stopping must have stopped on it (patience 1 over many epochs).
     X, y = rows(3000, seed=7)

@@ -1,13 +1,15 @@
 """Spark compatibility check (docs/spark.md): the SQL layer gives the same tables on
 Spark as on DuckDB, and the champion scores the same customers the same way on both.
 
-    .venv-spark/bin/python tests/spark/parity.py      (make spark-parity)
-    .venv-spark/bin/python tests/spark/parity.py --duckdb test.duckdb   (make test; .ci/run)
+    .venv-spark/bin/python tests/spark/parity.py [--vars '{...}']     (make spark-parity)
+    .venv-spark/bin/python tests/spark/parity.py --vars '{...}' --duckdb test.duckdb
+                                                         (make test; .ci/run)
 
 1. builds the SQL layer on Spark (target spark, its own warehouse folder) and, unless
    --duckdb names a DuckDB build of the demo that already exists (make test's), the demo
    warehouse on DuckDB at the same time (default target, its own database; without the
-   Python models the check does not read); both with the demo's vars (DEMO_VARS);
+   Python models the check does not read); both with --vars (the Makefile passes the
+   demo's, DEMO_VARS, so the contacts source's SQL models are compared too);
 2. compares every table and view the Spark build made (seeds, staging, intermediate,
    the SQL marts) with DuckDB's, row for row: the same columns, the same number of
    rows, exact keys, text, integers, booleans and dates, floats within a tolerance;
@@ -34,9 +36,6 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[2]
 DB_NAME = "spark_parity.duckdb"
-# The vars of `make demo` and `make test`'s build (Makefile, DEMO_VARS): the demo's contacts
-# source is on, so its SQL models are compared too.
-DEMO_VARS = "{enable_contacts: true}"
 SPARK_DIR = "spark-warehouse/parity"  # under ROOT (gitignored)
 FLOAT_RTOL = 1e-9  # doubles summed in a different order differ in the last bits
 FLOAT_ATOL = 1e-9
@@ -172,23 +171,29 @@ def spark_relations(manifest_path: Path) -> list[str]:
     return sorted(names)
 
 
-def start_builds(own_duckdb: bool, env: dict) -> dict[str, tuple]:
+def start_builds(own_duckdb: bool, dbt_vars: str, env: dict) -> dict[str, tuple]:
     """The Spark build and, when the check has no DuckDB build to compare with, DuckDB's
     at the same time: DuckDB's is mostly Python (ML), Spark's mostly the JVM. Target and
     log folders of their own: `make test` runs this beside its pytest."""
     spark_args = ["build", "--target", "spark", "--target-path", "target/spark-parity-spark",
-                  "--log-path", "logs/spark-parity-spark", "--vars", DEMO_VARS]  # fmt: skip
+                  "--log-path", "logs/spark-parity-spark", "--vars", dbt_vars]  # fmt: skip
     builds = {"spark": start_build("spark", spark_args, env)}
     if own_duckdb:
         duckdb_args = ["build", "--target-path", "target/spark-parity-duckdb", "--log-path",
                        "logs/spark-parity-duckdb", "--exclude", *DUCKDB_SKIPPED,
-                       "--vars", DEMO_VARS]  # fmt: skip
+                       "--vars", dbt_vars]  # fmt: skip
         builds["duckdb"] = start_build("duckdb", duckdb_args, env)
     return builds
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--vars",
+        default="{}",
+        help="dbt vars of both builds (YAML, as dbt's --vars); with --duckdb, the ones that "
+        "database was built with",
+    )
     parser.add_argument(
         "--duckdb",
         type=Path,
@@ -220,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
 
     against = "and the demo warehouse on DuckDB" if own_duckdb else f"to compare with {database}"
     log(f"building the SQL layer on Spark {against} ...")
-    seconds = wait_for_builds(start_builds(own_duckdb, env))
+    seconds = wait_for_builds(start_builds(own_duckdb, args.vars, env))
     timings.update({f"{name}_build": value for name, value in seconds.items()})
 
     import duckdb

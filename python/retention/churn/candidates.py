@@ -148,7 +148,7 @@ class KerasMLPClassifier(ClassifierMixin, BaseEstimator):
         )
         fit_args = {}
         if n_val >= 50:
-            validation = _ValidationLoss.make(keras, X[-n_val:], y[-n_val:])
+            validation = _validation_loss(keras, X[-n_val:], y[-n_val:])
             X, y = X[:-n_val], y[:-n_val]
             fit_args["callbacks"] = [
                 validation,  # first: early stopping and the history read its val_loss
@@ -207,25 +207,22 @@ class KerasMLPClassifier(ClassifierMixin, BaseEstimator):
             self.model_.set_weights(weights)
 
 
-class _ValidationLoss:
-    """The held-out rows' loss after each epoch, as `val_loss` in the epoch's logs, from one
-    direct call of the network. Model.fit's `validation_data` runs `evaluate` instead, which
-    builds a data pipeline every epoch: ~0.08 s of an epoch that costs ~0.2 s on a few
-    thousand rows, so most of a small build's network fits (BENCHMARKS.md, "Training cost").
-    The same mean binary cross-entropy, so early stopping makes the same choices up to float
-    rounding (tests/python/test_churn_candidates_speed.py)."""
+def _validation_loss(keras, X: np.ndarray, y: np.ndarray):
+    """A callback that puts the held-out rows' loss after each epoch into the epoch's logs as
+    `val_loss`, from one direct call of the network. Model.fit's `validation_data` runs
+    `evaluate` instead, which builds a data pipeline every epoch: ~0.1 s whatever the rows,
+    most of a small fit (BENCHMARKS.md, "The network's early stopping"). The same mean binary
+    cross-entropy, so early stopping makes the same choices
+    (tests/python/test_churn_candidates_speed.py)."""
+    y = y.reshape(-1, 1)
 
-    @staticmethod
-    def make(keras, X: np.ndarray, y: np.ndarray):
-        y = y.reshape(-1, 1)
+    class ValidationLoss(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            p = self.model(X, training=False)
+            loss = keras.ops.mean(keras.losses.binary_crossentropy(y, p))
+            logs["val_loss"] = float(keras.ops.convert_to_numpy(loss))
 
-        class ValidationLoss(keras.callbacks.Callback):
-            def on_epoch_end(self, epoch, logs=None):
-                p = self.model(X, training=False)
-                loss = keras.ops.mean(keras.losses.binary_crossentropy(y, p))
-                logs["val_loss"] = float(keras.ops.convert_to_numpy(loss))
-
-        return ValidationLoss()
+    return ValidationLoss()
 
 
 def build_candidate(
