@@ -29,6 +29,44 @@ class Build:
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """Before the test's fixtures (session ones included) are set up: its tier."""
     os.environ[TIER] = "integration" if item.get_closest_marker("integration") else "unit"
+    item.stash[_CPU_MARK] = _cpu_seconds()
+
+
+# CPU seconds per test phase, the dbt subprocesses included: on CI's two cores the tests'
+# CPU, not their wall time beside each other, is what bounds `make test`.
+_CPU_MARK = pytest.StashKey[float]()
+_CPU_TOP = 15
+
+
+def _cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """Each phase's report carries the CPU it used (user_properties cross pytest-xdist)."""
+    report = (yield).get_result()
+    now = _cpu_seconds()
+    report.user_properties.append(("cpu_seconds", now - item.stash.get(_CPU_MARK, now)))
+    item.stash[_CPU_MARK] = now
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """The phases that used the most CPU, and the total, after pytest's own --durations."""
+    phases = [
+        (dict(report.user_properties).get("cpu_seconds", 0.0), report.when, report.nodeid)
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if isinstance(report, pytest.TestReport)
+    ]
+    if not phases:
+        return
+    terminalreporter.write_sep("=", f"most CPU ({_CPU_TOP} phases, dbt subprocesses included)")
+    for seconds, when, nodeid in sorted(phases, reverse=True)[:_CPU_TOP]:
+        terminalreporter.write_line(f"{seconds:8.1f}s cpu {when:<8} {nodeid}")
+    total = sum(seconds for seconds, _, _ in phases)
+    terminalreporter.write_line(f"{total:8.1f}s cpu in all {len(phases)} phases")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
