@@ -55,7 +55,8 @@ cdnow: install
 lint: install
 	$(BIN)/ruff check python tests dbt_score_rules benchmarks models
 	$(BIN)/ruff format --check python tests dbt_score_rules benchmarks models
-	RETENTION_DB=lint.duckdb $(BIN)/sqlfluff lint models tests/dbt
+	RETENTION_DB=lint.duckdb DBT_TARGET_PATH=target/lint DBT_LOG_PATH=logs/lint \
+		$(BIN)/sqlfluff lint models tests/dbt
 	$(BIN)/python tests/spark/check_portable_sql.py
 
 # The unit tier (README, "Tests in layers"): no warehouse build, no browser. Two jobs side
@@ -108,15 +109,14 @@ dbt-test: install
 	$(BIN)/dbt-score lint --manifest target/manifest.json
 	RETENTION_DB=test.duckdb $(BIN)/mf validate-configs
 
-# Everything CI checks. Lint first, while the Spark venv's packages download and install
-# (network and disk, not the cores); lint's dbt templater and the build share target/. Then
-# the demo build and its tests, whose warehouse the docs tests and the Spark parity check
-# read. Then pytest and the parity check side by side: the check is mostly the JVM and
-# waits, and the tests' builds leave the cores idle at times.
+# Everything CI checks. First lint (one core) beside the demo build and its tests (~1.2
+# cores), while the Spark venv's packages download and install (network and disk): lint's
+# dbt templater has a target/ and logs/ of its own. The demo warehouse is what the docs
+# tests and the Spark parity check read. Then pytest and the parity check side by side: the
+# check is mostly the JVM and waits, and the tests' builds leave the cores idle at times.
 .PHONY: test-pytest test-spark-parity
 test:
-	$(MAKE) --no-print-directory -j2 spark-deps lint
-	$(MAKE) --no-print-directory dbt-test
+	$(MAKE) --no-print-directory -j3 spark-deps lint dbt-test
 	$(MAKE) --no-print-directory -j2 test-pytest test-spark-parity
 
 test-pytest:
