@@ -1,6 +1,7 @@
 """Session-wide fixtures: one small end-to-end build shared by the tests that need a
-complete warehouse (the report, its browser test, the build's progress log); and the
-test tiers: a test that builds with dbt is marked integration (dbt_runner.py checks)."""
+complete warehouse (the report, its browser test, the build's progress log); the test
+tiers: a test that builds with dbt is marked integration (dbt_runner.py checks); and the
+CPU each test phase used, printed at the end."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ class Build:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """Before the test's fixtures (session ones included) are set up: its tier."""
+    """Before the test's fixtures (session ones included) are set up: its tier, and where its
+    CPU count starts."""
     os.environ[TIER] = "integration" if item.get_closest_marker("integration") else "unit"
     item.stash[_CPU_MARK] = _cpu_seconds()
 

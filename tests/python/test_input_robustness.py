@@ -42,7 +42,9 @@ from retention.report import build_report
 
 pytestmark = pytest.mark.integration  # dbt builds
 
-STAGING = ["--select", "staging", "marts.quality"]
+# dbt's unit tests run in dbt-test's demo build and, under raw_path, in conftest's small_build
+STAGING = ["--select", "staging", "marts.quality", "--exclude", "test_type:unit"]
+BUILD = ["build", "--exclude", "test_type:unit"]
 OPTIONAL = ["customers", "order_items", "products", "events"]
 RETENTION = Path(sys.executable).with_name("retention")
 
@@ -236,7 +238,7 @@ def frequency_only(tmp_path_factory: pytest.TempPathFactory):
     db = work / "shop.duckdb"
     dbt_vars = {"raw_path": str(raw), "publish_path": str(work / "published"), **only()}
     env = {"RETENTION_ARTIFACTS": str(work / "artifacts")}
-    result = run_dbt(["build"], db, dbt_vars=dbt_vars, env=env, timeout=1800)
+    result = run_dbt(BUILD, db, dbt_vars=dbt_vars, env=env, timeout=1800)
     return work, db, dbt_vars, env, text(result)
 
 
@@ -675,7 +677,7 @@ def skipped(tmp_path_factory: pytest.TempPathFactory):
         "churn_on_insufficient_labels": "skip", "churn_min_labelled_rows": 10_000_000, **only(),
     }  # fmt: skip
     env = {"RETENTION_ARTIFACTS": str(work / "artifacts")}
-    result = run_dbt(["build"], db, dbt_vars=dbt_vars, env=env, timeout=1800)
+    result = run_dbt(BUILD, db, dbt_vars=dbt_vars, env=env, timeout=1800)
     return work, db, text(result)
 
 

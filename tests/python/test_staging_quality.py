@@ -19,7 +19,8 @@ from dbt_runner import REPO_ROOT, query, run_dbt
 pytestmark = pytest.mark.integration  # dbt builds
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures"
-SELECT = ["--select", "staging", "marts.quality"]
+# dbt's unit tests run in dbt-test's demo build and, under raw_path, in conftest's small_build
+SELECT = ["--select", "staging", "marts.quality", "--exclude", "test_type:unit"]
 OPTIONAL_TABLES = ["customers", "order_items", "products", "events"]
 
 
