@@ -55,8 +55,7 @@ cdnow: install
 lint: install
 	$(BIN)/ruff check python tests dbt_score_rules benchmarks models
 	$(BIN)/ruff format --check python tests dbt_score_rules benchmarks models
-	RETENTION_DB=lint.duckdb DBT_TARGET_PATH=target/lint DBT_LOG_PATH=logs/lint \
-		$(BIN)/sqlfluff lint models tests/dbt
+	RETENTION_DB=lint.duckdb DBT_TARGET_PATH=target/lint $(BIN)/sqlfluff lint models tests/dbt
 	$(BIN)/python tests/spark/check_portable_sql.py
 
 # The unit tier (README, "Tests in layers"): no warehouse build, no browser. Two jobs side
@@ -111,8 +110,8 @@ dbt-test: install
 
 # Everything CI checks. First lint (one core) beside the demo build and its tests (~1.2
 # cores), while the Spark venv's packages download and install (network and disk): lint's
-# dbt templater has a target/ and logs/ of its own. The demo warehouse is what the docs
-# tests and the Spark parity check read. Then pytest and the parity check side by side: the
+# dbt templater has a target/ of its own (it writes no dbt log). The demo warehouse is what
+# the docs tests and the Spark parity check read. Then pytest and the parity check side by side: the
 # check is mostly the JVM and waits, and the tests' builds leave the cores idle at times.
 .PHONY: test-pytest test-spark-parity
 test:

@@ -11,7 +11,13 @@ from collections.abc import Sequence
 from retention.dbt_runner import REPO_ROOT, DbtRunError, dbt_env, query
 from retention.dbt_runner import run_dbt as _run_dbt
 
-__all__ = ["REPO_ROOT", "DbtRunError", "dbt_env", "query", "run_dbt"]
+__all__ = ["NO_UNIT_TESTS", "REPO_ROOT", "STAGING", "DbtRunError", "dbt_env", "query", "run_dbt"]
+
+# dbt's unit tests run in dbt-test's demo build and, under raw_path, in conftest's small_build;
+# the tests' other builds leave them out instead of rerunning the same fixtures.
+NO_UNIT_TESTS = ["--exclude", "test_type:unit"]
+# The staging models and the quality mart: what the input tests build.
+STAGING = ["--select", "staging", "marts.quality", *NO_UNIT_TESTS]
 
 TIER = "RETENTION_TEST_TIER"
 # dbt commands that build or read a warehouse; parse, compile and ls only read the project.

@@ -15,13 +15,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dbt_runner import REPO_ROOT, run_dbt
+from dbt_runner import REPO_ROOT, STAGING, run_dbt
 
 pytestmark = pytest.mark.integration  # dbt builds
 
 EDGE = REPO_ROOT / "tests" / "fixtures" / "edge_input"
-# dbt's unit tests run in dbt-test's demo build and, under raw_path, in conftest's small_build
-SELECT = ["--select", "staging", "marts.quality", "--exclude", "test_type:unit"]
 # as_of_date: the day after the last order; the fixture is mostly defects, so the quality
 # gate is opened (test_input_robustness.py tests it).
 GOOD = {"raw_path": str(EDGE), "as_of_date": "2024-03-06", "quarantine_error_share": 1}
@@ -54,7 +52,7 @@ def state(db_path: Path) -> dict[str, tuple]:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, tuple]]:
     db_path = tmp_path_factory.mktemp("bad_config") / "bad_config.duckdb"
-    run_dbt(["build", *SELECT], db_path, dbt_vars=GOOD)
+    run_dbt(["build", *STAGING], db_path, dbt_vars=GOOD)
     before = state(db_path)
     assert before["staging.stg_shop__orders"][2] == 6, "the good build should hold data"
     return db_path, before
@@ -145,7 +143,7 @@ def test_bad_config_fails_with_a_clear_message_and_changes_nothing(built, tmp_pa
     dbt_vars = {**GOOD, **overrides}
     if callable(dbt_vars["raw_path"]):
         dbt_vars["raw_path"] = str(dbt_vars["raw_path"](tmp_path))
-    result = run_dbt(["build", *SELECT], db_path, dbt_vars=dbt_vars, check=False)
+    result = run_dbt(["build", *STAGING], db_path, dbt_vars=dbt_vars, check=False)
     output = result.stdout + result.stderr
     assert result.returncode != 0, output[-2000:]
     for message in messages:

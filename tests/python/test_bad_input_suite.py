@@ -24,13 +24,11 @@ import duckdb
 import pytest
 import yaml
 
-from dbt_runner import REPO_ROOT, query, run_dbt
+from dbt_runner import REPO_ROOT, STAGING, query, run_dbt
 from test_contacts_staging import ROWS as CONTACT_ROWS
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures"
 EDGE = FIXTURES / "edge_input"
-# dbt's unit tests run in dbt-test's demo build and, under raw_path, in conftest's small_build
-SELECT = ["--select", "staging", "marts.quality", "--exclude", "test_type:unit"]
 TABLES = ["orders", "customers", "order_items", "products", "events"]
 OPEN_GATE = {"quarantine_error_share": 1}
 # The record key of stg_shop__quarantined_rows, computed on the checked models.
@@ -60,7 +58,7 @@ def edge_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The build itself is the first assertion: run_dbt raises when any model or test fails."""
     db_path = tmp_path_factory.mktemp("edge_input") / "edge_input.duckdb"
     # Mostly defects: the quality gate is opened (test_input_robustness.py tests it).
-    run_dbt(["build", *SELECT], db_path, dbt_vars={"raw_path": str(EDGE), **OPEN_GATE})
+    run_dbt(["build", *STAGING], db_path, dbt_vars={"raw_path": str(EDGE), **OPEN_GATE})
     return db_path
 
 
@@ -178,7 +176,7 @@ def test_zero_row_sources_build(tmp_path: Path) -> None:
     (raw / "events.csv").write_bytes(b"")
     db_path = tmp_path / "zero_rows.duckdb"
     run_dbt(
-        ["build", *SELECT],
+        ["build", *STAGING],
         db_path,
         dbt_vars={
             "raw_path": str(raw),

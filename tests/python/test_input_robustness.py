@@ -35,16 +35,14 @@ import duckdb
 import pandas as pd
 import pytest
 
-from dbt_runner import REPO_ROOT, query, run_dbt
+from dbt_runner import NO_UNIT_TESTS, REPO_ROOT, STAGING, query, run_dbt
 from retention.datagen import GeneratorConfig, generate
 from retention.publish import CURRENT, MANIFEST
 from retention.report import build_report
 
 pytestmark = pytest.mark.integration  # dbt builds
 
-# dbt's unit tests run in dbt-test's demo build and, under raw_path, in conftest's small_build
-STAGING = ["--select", "staging", "marts.quality", "--exclude", "test_type:unit"]
-BUILD = ["build", "--exclude", "test_type:unit"]
+BUILD = ["build", *NO_UNIT_TESTS]
 OPTIONAL = ["customers", "order_items", "products", "events"]
 RETENTION = Path(sys.executable).with_name("retention")
 

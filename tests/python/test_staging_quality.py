@@ -14,13 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from dbt_runner import REPO_ROOT, query, run_dbt
+from dbt_runner import REPO_ROOT, STAGING, query, run_dbt
 
 pytestmark = pytest.mark.integration  # dbt builds
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures"
-# dbt's unit tests run in dbt-test's demo build and, under raw_path, in conftest's small_build
-SELECT = ["--select", "staging", "marts.quality", "--exclude", "test_type:unit"]
 OPTIONAL_TABLES = ["customers", "order_items", "products", "events"]
 
 
@@ -31,7 +29,7 @@ def only(*enabled: str) -> dict[str, bool]:
 
 def build(tmp_path_factory: pytest.TempPathFactory, name: str, dbt_vars: dict) -> Path:
     db_path = tmp_path_factory.mktemp(name) / f"{name}.duckdb"
-    run_dbt(["build", *SELECT], db_path, dbt_vars=dbt_vars)
+    run_dbt(["build", *STAGING], db_path, dbt_vars=dbt_vars)
     return db_path
 
 
