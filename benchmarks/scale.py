@@ -7,6 +7,8 @@ For each size it records (one run each; repeat the command for medians):
   - the build's wall time, and dbt's execution time per node group (staging,
     intermediate, snapshots, churn training, churn scoring, other churn models,
     customer value, segments, recommendations, marts, tests) from run_results.json;
+  - the CPU seconds the build used (user + system, dbt and its children): on a machine with
+    few cores the build's wall time is bound by its CPU divided by the cores;
   - peak RSS of the dbt process tree (sampled from /proc every 0.5 s) and the largest
     size DuckDB's temp (spill) directory reached;
   - the ratio of the SQL layers (staging to the snapshot mart) to the floor.
@@ -161,15 +163,18 @@ def build(folder: Path, work: Path, args: list[str], memory_limit: str | None) -
     env = {"RETENTION_ARTIFACTS": str(artifacts)}
     if memory_limit:
         env["RETENTION_DUCKDB_MEMORY_LIMIT"] = memory_limit
-    started = time.perf_counter()
+    started, cpu_before = time.perf_counter(), os.times()
     try:
         run_dbt(args, db, work_dir=work, dbt_vars={"raw_path": str(folder)}, timeout=3 * 3600,
                 env=env)  # fmt: skip
     finally:
         stop.set()
         watcher.join()
-    seconds = time.perf_counter() - started
-    return {"db": db, "build_seconds": seconds, "peak_rss_gb": peaks["rss"] / 1024**3,
+    seconds, cpu_after = time.perf_counter() - started, os.times()
+    cpu = sum(
+        getattr(cpu_after, f) - getattr(cpu_before, f) for f in ("children_user", "children_system")
+    )
+    return {"db": db, "build_seconds": seconds, "cpu_seconds": round(cpu, 1), "peak_rss_gb": peaks["rss"] / 1024**3,
             "peak_spill_gb": peaks["spill"] / 1024**3}  # fmt: skip
 
 
