@@ -11,7 +11,9 @@ For each size it records (one run each; repeat the command for medians):
     few cores the build's wall time is bound by its CPU divided by the cores;
   - peak RSS of the dbt process tree (sampled from /proc every 0.5 s) and the largest
     size DuckDB's temp (spill) directory reached;
-  - the ratio of the SQL layers (staging to the snapshot mart) to the floor.
+  - the ratio of the SQL layers (staging to the snapshot mart) to the floor;
+  - the critical path (retention.build_timeline): the chain of nodes that held the build,
+    its length, the time between its nodes, and its longest steps.
 
 Modes:
   --full (default): the whole `dbt build`, every model and test, default settings.
@@ -39,6 +41,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from retention import build_timeline
 from retention.dbt_runner import REPO_ROOT, query, run_dbt
 
 FLOOR_SQL = """
@@ -148,6 +151,16 @@ def group_times(work: Path) -> dict[str, float]:
     return {group: round(seconds, 2) for group, seconds in groups.items()}
 
 
+def critical_path(work: Path) -> dict:
+    """The build's critical path, from dbt's run_results.json and manifest."""
+    target = work / "target"
+    steps = build_timeline.critical_path(
+        json.loads((target / "run_results.json").read_text()),
+        json.loads((target / "manifest.json").read_text()),
+    )
+    return build_timeline.summary(steps)
+
+
 def build(folder: Path, work: Path, args: list[str], memory_limit: str | None) -> dict:
     db = work / "scale.duckdb"
     for stale in (db, db.with_suffix(".duckdb.wal")):
@@ -202,6 +215,7 @@ def run_size(customers: int, full: bool, memory_limit: str | None) -> dict:
         "floor_scan_seconds": floor,
         **built,
         "group_seconds": groups,
+        "critical_path": critical_path(work),
         "sql_layers_seconds": sql_layers,
         "sql_layers_over_floor": sql_layers / floor,
         "memory_limit": memory_limit or "default (half the machine)",

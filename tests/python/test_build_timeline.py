@@ -1,0 +1,70 @@
+"""The critical path of a dbt build (retention.build_timeline), on a hand-made build whose
+answer is known: what benchmarks/scale.py reports as where a build's time went."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from retention.build_timeline import blockers, critical_path, summary
+
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+
+def ran(unique_id: str, start: float, end: float) -> dict:
+    def stamp(seconds: float) -> str:
+        return (T0 + dt.timedelta(seconds=seconds)).isoformat().replace("+00:00", "Z")
+
+    timing = [{"name": "execute", "started_at": stamp(start), "completed_at": stamp(end)}]
+    return {"unique_id": unique_id, "timing": timing}
+
+
+A, B, C, D = (f"model.shop.{name}" for name in "abcd")
+TEST_A = "test.shop.unique_a_id.1234567890"
+UNIT_B = "unit_test.shop.b.b_keeps_rows"
+# a -> b -> d, and c -> d; a has a data test, b a unit test (which dbt runs before b)
+MANIFEST = {
+    "parent_map": {A: [], B: [A], C: [], D: [B, C], TEST_A: [A], UNIT_B: [B]},
+    "child_map": {A: [B, TEST_A], B: [D, UNIT_B], C: [D], D: [], TEST_A: [], UNIT_B: []},
+}
+
+
+def test_a_node_waits_for_its_parents_their_tests_and_its_own_unit_tests():
+    waits = blockers(MANIFEST)
+    assert waits[B] == {A, TEST_A, UNIT_B}
+    assert waits[UNIT_B] == {A, TEST_A}  # what its model waits for, not the model
+    assert waits[D] == {B, C}
+
+
+def test_the_path_follows_the_blocker_that_finished_last():
+    results = {"results": [
+        ran(A, 0, 10), ran(C, 0, 15), ran(TEST_A, 10, 12), ran(UNIT_B, 10, 11),
+        ran(B, 12, 20), ran(D, 20.5, 25),
+    ]}  # fmt: skip
+    steps = critical_path(results, MANIFEST)
+    assert [step.node for step in steps] == [A, TEST_A, B, D]
+    assert [step.seconds for step in steps] == [10, 2, 8, 4.5]
+    overview = summary(steps, top=2)
+    assert overview["seconds"] == 25
+    assert overview["waiting_seconds"] == 0.5
+    assert overview["longest"] == [
+        {"node": "a", "kind": "model", "seconds": 10},
+        {"node": "b", "kind": "model", "seconds": 8},
+    ]
+
+
+def test_a_slow_unit_test_and_a_slow_other_branch_are_on_the_path_when_they_held_it():
+    results = {"results": [
+        ran(A, 0, 10), ran(TEST_A, 10, 11), ran(UNIT_B, 10, 13), ran(B, 13, 20),
+        ran(C, 0, 30), ran(D, 30, 31),
+    ]}  # fmt: skip
+    assert [step.node for step in critical_path(results, MANIFEST)] == [C, D]
+    results["results"][-2] = ran(C, 0, 5)
+    steps = critical_path(results, MANIFEST)
+    assert [step.node for step in steps] == [A, UNIT_B, B, D]
+    assert summary(steps)["longest"][2] == {"node": "b.b_keeps_rows", "kind": "unit_test",
+                                             "seconds": 3}  # fmt: skip
+
+
+def test_nothing_ran():
+    assert critical_path({"results": []}, MANIFEST) == []
+    assert summary([])["seconds"] == 0.0
