@@ -13,8 +13,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-TEST_KINDS = ("test.", "unit_test.")
-
 
 @dataclass(frozen=True)
 class Step:
@@ -64,6 +62,9 @@ def blockers(manifest: dict) -> dict[str, set[str]]:
         if node.startswith("unit_test."):
             # a unit test waits for what its model waits for, not for the model
             waits[node] = set().union(*(upstream(model) for model in parents[node]))
+        elif node.startswith("test."):
+            # a data test waits for its models only, not for their other tests
+            waits[node] = set(parents[node])
         else:
             waits[node] = upstream(node) | tested_by.get(node, set())
     return waits
