@@ -45,6 +45,42 @@
     )
 {%- endmacro %}
 
+{#-
+    The rows a staging incremental re-checks (docs/incremental.md), as two CTEs: `in_window`,
+    the typed rows dated from `incremental_lower_bound` on and every row without a usable
+    time; and `batch`, those plus the older versions of every key re-sent in the window,
+    which key resolution needs. In a full build both are every typed row.
+
+        -- CTEs in_window and batch
+        {{ retention.incremental_batch('typed', 'ordered_at', 'order_id') }},
+-#}
+{% macro incremental_batch(typed_cte, time_column, key_column) -%}
+in_window as (
+
+    select * from {{ typed_cte }}
+    {% if is_incremental() -%}
+        where {{ time_column }} is null or {{ time_column }} >= {{ retention.incremental_lower_bound(time_column) }}
+    {%- endif %}
+
+),
+
+batch as (
+
+    select * from in_window
+    {% if is_incremental() %}
+        union all
+        -- older versions of a key re-sent in the window: key resolution needs them all
+        select {{ typed_cte }}.* from {{ typed_cte }}
+        where
+            {{ typed_cte }}.{{ time_column }} < {{ retention.incremental_lower_bound(time_column) }}
+            and {{ typed_cte }}.{{ key_column }} in (
+                select in_window.{{ key_column }} from in_window where in_window.{{ time_column }} is not null
+            )
+    {% endif %}
+
+)
+{%- endmacro %}
+
 {#- The latest `checked_at` this incremental has processed (null when empty). -#}
 {% macro incremental_checked_watermark() -%}
     (select coalesce(max(checked_at), cast('1900-01-01 00:00:00' as timestamp)) from {{ this }})

@@ -58,30 +58,8 @@ typed as {{ retention.inline_cte() }} (
 
 ),
 
-in_window as (
-
-    select * from typed
-    {% if is_incremental() -%}
-        where event_at is null or event_at >= {{ retention.incremental_lower_bound('event_at') }}
-    {%- endif %}
-
-),
-
-batch as (
-
-    select * from in_window
-    {% if is_incremental() %}
-        union all
-        -- older versions of an event id re-sent in the window: key resolution needs them all
-        select typed.* from typed
-        where
-            typed.event_at < {{ retention.incremental_lower_bound('event_at') }}
-            and typed.event_id in (
-                select in_window.event_id from in_window where in_window.event_at is not null
-            )
-    {% endif %}
-
-),
+-- CTEs in_window and batch
+{{ retention.incremental_batch('typed', 'event_at', 'event_id') }},
 
 checked as {{ retention.inline_cte() }} (
 

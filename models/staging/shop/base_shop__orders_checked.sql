@@ -47,30 +47,8 @@ typed as {{ retention.inline_cte() }} (
 
 ),
 
-in_window as (
-
-    select * from typed
-    {% if is_incremental() -%}
-        where ordered_at is null or ordered_at >= {{ retention.incremental_lower_bound('ordered_at') }}
-    {%- endif %}
-
-),
-
-batch as (
-
-    select * from in_window
-    {% if is_incremental() %}
-        union all
-        -- older versions of an order re-sent in the window: key resolution needs them all
-        select typed.* from typed
-        where
-            typed.ordered_at < {{ retention.incremental_lower_bound('ordered_at') }}
-            and typed.order_id in (
-                select in_window.order_id from in_window where in_window.ordered_at is not null
-            )
-    {% endif %}
-
-),
+-- CTEs in_window and batch
+{{ retention.incremental_batch('typed', 'ordered_at', 'order_id') }},
 
 checked as {{ retention.inline_cte() }} (
 
