@@ -111,8 +111,9 @@ dbt-test: install
 # Everything CI checks. First lint (one core) beside the demo build and its tests (~1.2
 # cores), while the Spark venv's packages download and install (network and disk): lint's
 # dbt templater has a target/ of its own (it writes no dbt log). The demo warehouse is what
-# the docs tests and the Spark parity check read. Then pytest and the parity check side by side: the
-# check is mostly the JVM and waits, and the tests' builds leave the cores idle at times.
+# the docs tests and the Spark parity check read. Then pytest and the parity check side by
+# side: the check is mostly the JVM and waits, and the tests' builds leave the cores idle at
+# times.
 .PHONY: test-pytest test-spark-parity
 test:
 	$(MAKE) --no-print-directory -j3 spark-deps lint dbt-test

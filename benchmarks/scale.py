@@ -138,9 +138,8 @@ def group_of(name: str) -> str:
     return next((g for g, prefixes in GROUPS if name.startswith(prefixes)), "marts")
 
 
-def group_times(work: Path) -> dict[str, float]:
+def group_times(results: dict) -> dict[str, float]:
     """dbt's execution seconds per node group, from run_results.json."""
-    results = json.loads((work / "target" / "run_results.json").read_text())
     groups: dict[str, float] = defaultdict(float)
     for node in results["results"]:
         kind, name = node["unique_id"].split(".")[0], node["unique_id"].split(".")[-1]
@@ -149,16 +148,6 @@ def group_times(work: Path) -> dict[str, float]:
         elif kind == "model":
             groups[group_of(name)] += node["execution_time"]
     return {group: round(seconds, 2) for group, seconds in groups.items()}
-
-
-def critical_path(work: Path) -> dict:
-    """The build's critical path, from dbt's run_results.json and manifest."""
-    target = work / "target"
-    steps = build_timeline.critical_path(
-        json.loads((target / "run_results.json").read_text()),
-        json.loads((target / "manifest.json").read_text()),
-    )
-    return build_timeline.summary(steps)
 
 
 def build(folder: Path, work: Path, args: list[str], memory_limit: str | None) -> dict:
@@ -203,7 +192,9 @@ def run_size(customers: int, full: bool, memory_limit: str | None) -> dict:
     [(snapshots, cutoffs)] = query(
         db, "select count(*), count(distinct cutoff_date) from marts.fct_customer_snapshots"
     )
-    groups = group_times(work)
+    results = json.loads((work / "target" / "run_results.json").read_text())
+    manifest = json.loads((work / "target" / "manifest.json").read_text())
+    groups = group_times(results)
     sql_layers = sum(groups.get(g, 0.0) for g in SQL_LAYERS)
     return {
         "customers": customers,
@@ -215,7 +206,7 @@ def run_size(customers: int, full: bool, memory_limit: str | None) -> dict:
         "floor_scan_seconds": floor,
         **built,
         "group_seconds": groups,
-        "critical_path": critical_path(work),
+        "critical_path": build_timeline.summary(build_timeline.critical_path(results, manifest)),
         "sql_layers_seconds": sql_layers,
         "sql_layers_over_floor": sql_layers / floor,
         "memory_limit": memory_limit or "default (half the machine)",

@@ -21,10 +21,6 @@ class Step:
     seconds: float
 
 
-def _when(stamp: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-
-
 def node_spans(run_results: dict) -> dict[str, tuple[dt.datetime, dt.datetime]]:
     """unique_id -> (first timing start, last timing end), for the nodes that ran."""
     spans = {}
@@ -32,8 +28,8 @@ def node_spans(run_results: dict) -> dict[str, tuple[dt.datetime, dt.datetime]]:
         timing = [t for t in result.get("timing", []) if t.get("started_at")]
         if timing:
             spans[result["unique_id"]] = (
-                min(_when(t["started_at"]) for t in timing),
-                max(_when(t["completed_at"]) for t in timing),
+                min(dt.datetime.fromisoformat(t["started_at"]) for t in timing),
+                max(dt.datetime.fromisoformat(t["completed_at"]) for t in timing),
             )
     return spans
 
