@@ -46,8 +46,13 @@
     validity; a valid row's copies share its key). Every other row gets
     number 1 without a sort. (Ranking every row sorted whole rows twice:
     staging was 60% of a 1M-customer build.)
-    Hashing the columns, not the md5 `raw_row_hash`, means the md5 is
-    computed once per row, for the output, not in every pass. A repeated
+    A row whose first key column is set is bucketed on that column alone,
+    valid or not, so the search reads that one column: the rest of the row,
+    its checks and its parsed timestamp are computed only for the rows
+    without it (an events source without ids) and in the output pass
+    (1.9 s against 2.9 s for the search at 100k customers). Hashing the
+    columns, not the md5 `raw_row_hash`, means the md5 is computed once per
+    row, for the output, not in every pass. A repeated
     hash is only a candidate: the ranked part numbers rows on the real row
     hash and the real key columns, so a false match (a collision, or rows
     that agree on these columns but not on every raw column) cannot change
@@ -55,23 +60,39 @@
     part whenever one is.
 -#}
 {% macro resolve_duplicates(checked_cte, natural_key, latest_by, fallback) -%}
-    {#- One bucket per row: a valid row's key, an invalid row's whole row. A valid row's
-        copies share its key, so its key bucket finds them too; an invalid row has no key. -#}
-    {%- set bucket -%}
+    {#- One bucket per row: its first key column when that is set (copies of a row share
+        it, and so do a key's versions); else a valid row's key, an invalid row's whole row
+        (a valid row's copies share its key; an invalid row has no key). -#}
+    {%- set key_column = natural_key[0] -%}
+    {%- set keyless_bucket -%}
         case
             when row_reason is null then {{ retention.hash64(natural_key) }}
             else {{ retention.hash64(natural_key + fallback) }}
         end
     {%- endset -%}
--- One aggregate over one 64-bit bucket per row. Hashes are never null. With no repeated
--- bucket the ranked part below is a semi join against an empty table, which DuckDB skips
--- without reading the rows.
+    {%- set bucket -%}
+        case
+            when {{ key_column }} is not null then {{ retention.hash64([key_column]) }}
+            else {{ keyless_bucket }}
+        end
+    {%- endset -%}
+-- One aggregate over one 64-bit bucket per row. Hashes are never null. The rows with a key
+-- column are bucketed from that column alone, so this pass computes nothing else for them.
+-- With no repeated bucket the ranked part below is a semi join against an empty table,
+-- which DuckDB skips without reading the rows.
 repeated_buckets as (
 
     select hashed.bucket
     from (
-        select {{ bucket }} as bucket
+        select {{ retention.hash64([key_column]) }} as bucket
         from {{ checked_cte }}
+        where {{ key_column }} is not null
+
+        union all
+
+        select {{ keyless_bucket }} as bucket
+        from {{ checked_cte }}
+        where {{ key_column }} is null
     ) as hashed
     group by hashed.bucket
     having count(*) > 1
