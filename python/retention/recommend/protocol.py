@@ -376,8 +376,9 @@ def _evaluate_cutoffs(log_, plan, specs, config: RecommendConfig, depth: int, ca
 def recommend_workers() -> int:
     """Threads for the recommendations: cutoffs evaluated at once, and batches of customers
     listed at once for the shipped lists. The churn models' fit_workers()
-    (RETENTION_ML_FIT_WORKERS; 2, or 1 on a one-core machine): both models run after churn
-    scoring, when the other dbt thread has little left to run."""
+    (RETENTION_ML_FIT_WORKERS; 2, or 1 on a one-core machine). The evaluation runs beside
+    churn training, whose fits take both cores too: the threads share them, and the build
+    still ends sooner than with the evaluation alone at the end (docs/recommendations.md)."""
     from retention.churn.pipeline import fit_workers
 
     return fit_workers()
