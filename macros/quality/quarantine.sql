@@ -40,24 +40,23 @@
     rare, so only rows that may have one are ranked with window functions.
     Candidates are found with one aggregate over a 64-bit hash per row
     (hash64: a number, so 100M distinct values group in memory where
-    32-character strings spilled tens of GB): of the key for a valid row,
-    and of the key and `fallback` columns together for an invalid one
-    (copies of one raw row agree on all of them, and so share their
-    validity; a valid row's copies share its key). Every other row gets
+    32-character strings spilled tens of GB): of its first key column when
+    that is set, valid or not (copies of a row and versions of a key share
+    it); otherwise of the key for a valid row, and of the key and `fallback`
+    columns together for an invalid one (copies of one raw row agree on all
+    of them, and so share their validity; a valid row's copies share its
+    key). So the search reads that one column for most sources: the rest of
+    the row, its checks and its parsed timestamp are computed only for rows
+    without it (an events source without ids) and in the output pass (1.9 s
+    against 2.9 s for the search at 100k customers). Every other row gets
     number 1 without a sort. (Ranking every row sorted whole rows twice:
-    staging was 60% of a 1M-customer build.)
-    A row whose first key column is set is bucketed on that column alone,
-    valid or not, so the search reads that one column: the rest of the row,
-    its checks and its parsed timestamp are computed only for the rows
-    without it (an events source without ids) and in the output pass
-    (1.9 s against 2.9 s for the search at 100k customers). Hashing the
-    columns, not the md5 `raw_row_hash`, means the md5 is computed once per
-    row, for the output, not in every pass. A repeated
-    hash is only a candidate: the ranked part numbers rows on the real row
-    hash and the real key columns, so a false match (a collision, or rows
-    that agree on these columns but not on every raw column) cannot change
-    an outcome, and every row of a repeated key or row hash is in the ranked
-    part whenever one is.
+    staging was 60% of a 1M-customer build.) Hashing the columns, not the
+    md5 `raw_row_hash`, means the md5 is computed once per row, for the
+    output, not in every pass. A repeated hash is only a candidate: the
+    ranked part numbers rows on the real row hash and the real key columns,
+    so a false match (a collision, or rows that agree on these columns but
+    not on every raw column) cannot change an outcome, and every row of a
+    repeated key or row hash is in the ranked part whenever one is.
 -#}
 {% macro resolve_duplicates(checked_cte, natural_key, latest_by, fallback) -%}
     {#- One bucket per row: its first key column when that is set (copies of a row share
