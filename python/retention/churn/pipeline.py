@@ -126,8 +126,9 @@ def empty_frame(columns: dict[str, str]) -> pd.DataFrame:
 
 def fit_workers() -> int:
     """How many churn models fit at once (RETENTION_ML_FIT_WORKERS; default 2, or 1 on a
-    one-core machine). Training is usually the only node running for most of its time,
-    and its fits are single-threaded (ml_threads), so two share the cores well."""
+    one-core machine). Its fits are single-threaded (ml_threads), so two share the cores
+    well; the recommendation evaluation runs beside training and shares them too
+    (docs/recommendations.md, "Cost")."""
     value = os.environ.get("RETENTION_ML_FIT_WORKERS")
     if value:
         return max(1, int(value))
