@@ -23,6 +23,15 @@
 -#}
 {{ config(enabled=var('enable_order_items'), **retention.incremental_config('raw_row_id')) }}
 -- depends_on: {{ ref('base_shop__orders_checked') }}
+{# One 64-bit bucket per line that its copies share (they agree on every column), and so
+    do the versions of a keyed line: (order_id, line_id) when line_id is set, else the raw
+    row. Only lines whose bucket repeats can need a number above 1. #}
+{% set bucket -%}
+    case
+        when line_id is not null then {{ retention.hash64(['order_id', 'line_id']) }}
+        else {{ retention.hash64(['raw_row_hash']) }}
+    end
+{%- endset %}
 
 with
 
@@ -168,7 +177,31 @@ delivered as (
 
 ),
 
+repeated_buckets as (
+
+    select {{ bucket }} as bucket
+    from delivered
+    group by {{ bucket }}
+    having count(*) > 1
+
+),
+
+-- Duplicates are rare: a line alone in its bucket is its only copy and its key's only
+-- version, so it gets number 1 without a sort. Only the lines of repeated buckets are ranked
+-- (three window sorts over every line were most of this model's time). A repeated bucket is
+-- only a candidate: the numbers come from the real row hash and key.
 numbered as (
+
+    select
+        *,
+        cast(1 as {{ dbt.type_int() }}) as exact_copy_number,
+        cast(case when line_reason is null and line_id is not null then 1 end as {{ dbt.type_int() }})
+            as key_version_number,
+        case when line_reason is null and line_id is not null then raw_row_hash end as kept_row_hash
+    from delivered
+    where {{ bucket }} not in (select repeated_buckets.bucket from repeated_buckets)
+
+    union all
 
     select
         *,
@@ -192,6 +225,7 @@ numbered as (
                     )
         end as kept_row_hash
     from delivered
+    where {{ bucket }} in (select repeated_buckets.bucket from repeated_buckets)
 
 ),
 
