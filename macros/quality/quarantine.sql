@@ -58,7 +58,7 @@
     not on every raw column) cannot change an outcome, and every row of a
     repeated key or row hash is in the ranked part whenever one is.
 -#}
-{% macro resolve_duplicates(checked_cte, natural_key, latest_by, fallback) -%}
+{% macro resolve_duplicates(checked_cte, natural_key, latest_by, fallback, keyed_candidates=none) -%}
     {#- One bucket per row: its first key column when that is set (copies of a row share
         it, and so do a key's versions); else a valid row's key, an invalid row's whole row
         (a valid row's copies share its key; an invalid row has no key). -#}
@@ -81,15 +81,23 @@
 -- which DuckDB skips without reading the rows.
 repeated_buckets as (
 
-    select hashed.bucket
+    select
+        hashed.bucket
+        {%- if keyed_candidates %},
+        max(hashed.is_keyless) = 1 as has_keyless_rows
+        {%- endif %}
     from (
-        select {{ retention.hash64([key_column]) }} as bucket
+        select
+            {{ retention.hash64([key_column]) }} as bucket,
+            0 as is_keyless
         from {{ checked_cte }}
         where {{ key_column }} is not null
 
         union all
 
-        select {{ keyless_bucket }} as bucket
+        select
+            {{ keyless_bucket }} as bucket,
+            1 as is_keyless
         from {{ checked_cte }}
         where {{ key_column }} is null
     ) as hashed
@@ -97,6 +105,24 @@ repeated_buckets as (
     having count(*) > 1
 
 ),
+{%- if keyed_candidates %}
+
+-- The repeated buckets when none holds a row without a key: `keyed_candidates` (the
+-- caller's CTEs below) ranks the rows of these from the raw rows with the same key.
+keyed_repeated_buckets as (
+
+    select repeated_buckets.bucket
+    from repeated_buckets
+    where (
+        select count(*) from repeated_buckets as with_keyless
+        where with_keyless.has_keyless_rows
+    ) = 0
+
+),
+{%- endif %}
+{%- if caller is defined %}
+{{ caller() }}
+{%- endif %}
 
 resolved as (
 
@@ -139,8 +165,29 @@ resolved as (
                     cast(row_number() over (
                         partition by raw_row_hash order by {{ retention.load_order_desc([]) }}
                     ) as {{ dbt.type_int() }}) as exact_copy_number
-                from {{ checked_cte }}
-                where {{ bucket }} in (select repeated_buckets.bucket from repeated_buckets)
+                from (
+                    {%- if keyed_candidates %}
+                    {# The rows of keyed_repeated_buckets, made by the caller from the raw
+                    rows with those keys. #}
+                    select * from {{ keyed_candidates }}
+                    union all
+                    {# Otherwise (a repeated bucket holds a row without a key: its bucket
+                    comes from the parsed row) every repeated bucket is ranked from the
+                    checked rows, and `keyed_candidates` is empty. With none, this semi join
+                    has an empty side, which DuckDB skips without reading the rows. #}
+                    select * from {{ checked_cte }}
+                    where {{ bucket }} in (
+                        select repeated_buckets.bucket from repeated_buckets
+                        where (
+                            select count(*) from repeated_buckets as with_keyless
+                            where with_keyless.has_keyless_rows
+                        ) > 0
+                    )
+                    {%- else %}
+                    select * from {{ checked_cte }}
+                    where {{ bucket }} in (select repeated_buckets.bucket from repeated_buckets)
+                    {%- endif %}
+                ) as candidates
             ) as copies_numbered
         ) as ids_assigned
     ) as ranked

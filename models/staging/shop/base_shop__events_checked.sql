@@ -30,11 +30,9 @@ id_presence as (
 
 ),
 
-typed as {{ retention.inline_cte() }} (
-
-    select
-        raw_row_hash,
-
+{#- The typed columns and the row checks, written once: applied to every raw row, and on
+    a full build again to the few raw rows whose key repeats (`candidate_*` below). -#}
+{%- set typed_columns %}
         ---------- load position (README, "Duplicates and re-sends")
         source_file,
         source_row,
@@ -53,7 +51,27 @@ typed as {{ retention.inline_cte() }} (
 
         ---------- attributes
         lower(nullif(trim(event_type), '')) as event_type
+{%- endset %}
+{%- set row_reason %}
+        case
+            when malformed_reason is not null then 'malformed_line'
+            -- event_id is optional, but when the source has ids a missing one is a broken key
+            when customer_id is null or (event_id is null and id_presence.source_has_event_ids)
+                then 'null_key'
+            when event_at_text is null or event_type is null then 'missing_value'
+            when event_at is null then 'unparseable_timestamp'
+            when event_at > {{ retention.max_valid_timestamp() }} then 'future_timestamp'
+            when event_type not in ('{{ var("event_types") | join("', '") }}') then 'unknown_event_type'
+        end
+{%- endset %}
+{#- An incremental batch is small: its repeated keys are ranked from its checked rows. -#}
+{%- set rank_from_raw = not is_incremental() %}
 
+typed as {{ retention.inline_cte() }} (
+
+    select
+        raw_row_hash,
+        {{- typed_columns }}
     from events
 
 ),
@@ -65,22 +83,7 @@ checked as {{ retention.inline_cte() }} (
 
     select
         batch.*,
-        case
-            when malformed_reason is not null then 'malformed_line'
-            -- event_id is optional, but when the source has ids a missing one is a broken key
-            when customer_id is null or (event_id is null and id_presence.source_has_event_ids)
-                then 'null_key'
-            when event_at_text is null or event_type is null then 'missing_value'
-            when event_at is null then 'unparseable_timestamp'
-            when event_at > {{ retention.max_valid_timestamp() }} then 'future_timestamp'
-            when
-                event_type not in (
-                    {%- for event_type in var('event_types') %}
-                        '{{ event_type }}'{% if not loop.last %},{% endif %}
-                    {%- endfor %}
-                )
-                then 'unknown_event_type'
-        end as row_reason
+        {{- row_reason }} as row_reason
     from batch
     cross join id_presence
 
@@ -88,11 +91,58 @@ checked as {{ retention.inline_cte() }} (
 
 {#- Events without an id are keyed by their parsed content, so one event exported twice
     with different time-zone spellings of the same instant is a duplicate. -#}
--- CTEs repeated_buckets and resolved
-{{ retention.resolve_duplicates('checked', ['event_id'] + retention.when_null_key(
+-- CTEs repeated_buckets, {% if rank_from_raw %}repeated_event_ids, candidate_events,
+-- candidate_typed, candidate_checked, {% endif %}resolved
+{% call retention.resolve_duplicates('checked', ['event_id'] + retention.when_null_key(
     'event_id', ['customer_id', 'event_at', 'event_type', 'session_id', 'product_id']), 'event_at', [
     'customer_id', 'event_at_text', 'event_type', 'session_id', 'product_id',
-]) }},
+], keyed_candidates='candidate_checked' if rank_from_raw else none) %}
+{%- if rank_from_raw %}
+
+-- The raw rows whose event id repeats, typed and checked again. First the raw spellings of
+-- the repeated ids (a pass over the id column alone), then a semi join on that raw column:
+-- DuckDB filters the scan with it and runs the md5 and the timestamp parsing above the
+-- join, on these rows only. So a duplicate in the source costs two narrow scans, not a
+-- second pass of the whole projection over every row.
+repeated_event_ids as (
+
+    select distinct event_id
+    from events
+    where
+        nullif(trim(event_id), '') is not null
+        and {{ retention.hash64(["nullif(trim(event_id), '')"]) }} in (
+            select keyed_repeated_buckets.bucket from keyed_repeated_buckets
+        )
+
+),
+
+candidate_events as (
+
+    select * from events
+    where event_id in (select repeated_event_ids.event_id from repeated_event_ids)
+
+),
+
+candidate_typed as (
+
+    select
+        raw_row_hash,
+        {{ typed_columns }}
+    from candidate_events
+
+),
+
+candidate_checked as (
+
+    select
+        candidate_typed.*,
+        {{ row_reason }} as row_reason
+    from candidate_typed
+    cross join id_presence
+
+),
+{%- endif %}
+{% endcall %},
 
 final as (
 
