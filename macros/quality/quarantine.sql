@@ -57,6 +57,16 @@
     so a false match (a collision, or rows that agree on these columns but
     not on every raw column) cannot change an outcome, and every row of a
     repeated key or row hash is in the ranked part whenever one is.
+
+    keyed_candidates (optional): a CTE with the columns of `checked_cte`
+    holding exactly its rows whose first key column is set and hashes into
+    `keyed_repeated_buckets`, which this macro emits before the caller's
+    block (`{% call %}`): the repeated buckets when none holds a row without
+    a key, else none. The caller builds them from the raw rows with a semi
+    join on the raw key column, which DuckDB runs in the scan, below the
+    md5 and the parsing (base_shop__events_checked). When a repeated bucket
+    holds a row without a key, every repeated bucket is ranked from
+    `checked_cte` as without keyed_candidates.
 -#}
 {% macro resolve_duplicates(checked_cte, natural_key, latest_by, fallback, keyed_candidates=none) -%}
     {#- One bucket per row: its first key column when that is set (copies of a row share
