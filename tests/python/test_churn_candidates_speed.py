@@ -3,6 +3,8 @@
 - Tree ensembles predict in cache-sized row blocks (candidates.TREE_PREDICT_ROWS).
 - The Keras network runs many batches per TensorFlow call (steps_per_execution), and its
   early stopping reads the held-out loss from one direct call instead of `evaluate`.
+- The numeric imputer takes each column's median with np.median (candidates.column_median)
+  instead of SimpleImputer's masked-array sort.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.impute import SimpleImputer
 
 from retention.churn import candidates
 from retention.churn.candidates import (
@@ -20,6 +23,7 @@ from retention.churn.candidates import (
     KerasMLPClassifier,
     RandomForestChurn,
     build_candidate,
+    column_median,
 )
 
 
@@ -99,3 +103,35 @@ def test_keras_early_stopping_reads_the_loss_keras_evaluates():
     n_val = int(len(X) * model.validation_fraction)
     evaluated = model.model_.evaluate(X[-n_val:], y[-n_val:].astype("float32"), verbose=0)
     assert evaluated == pytest.approx(min(history), rel=1e-5)
+
+
+def imputer_cases():
+    rng = np.random.default_rng(11)
+    for n in (1, 2, 7, 8, 501, 2000):  # odd and even counts of present values
+        X = rng.normal(size=(n, 6))
+        X[rng.random(X.shape) < 0.3] = np.nan
+        X[:, 1] = np.round(X[:, 1] * 2) / 3  # ties (NaN stays NaN)
+        X[:, 2] = np.nan  # a column with no value: dropped, as the built-in median drops it
+        # Large values: both sum the middle two and halve. (Above ~9e307 the built-in overflows
+        # to inf even for an odd count, as it adds the middle value to itself; np.median not.)
+        X[:, 3] = 1e300 * np.sign(X[:, 3])
+        yield X
+
+
+@pytest.mark.parametrize("X", list(imputer_cases()), ids=lambda X: f"{X.shape[0]}_rows")
+def test_column_median_imputes_exactly_as_the_built_in_median(X):
+    built_in = SimpleImputer(strategy="median", add_indicator=True).fit(X)
+    ours = SimpleImputer(strategy=column_median, add_indicator=True).fit(X)
+    assert np.array_equal(ours.statistics_, built_in.statistics_, equal_nan=True)
+    assert np.array_equal(ours.transform(X), built_in.transform(X))
+
+
+def test_the_candidates_impute_with_column_median_and_pickle():
+    pipeline = build_candidate("logistic_regression", ["a", "b"], [])
+    X, y = rows(400, seed=2)
+    frame = pd.DataFrame(X[:, :2], columns=["a", "b"])
+    pipeline.fit(frame, y)
+    imputer = pipeline.named_steps["prepare"].named_transformers_["numeric"][0]
+    assert imputer.strategy is column_median
+    again = pickle.loads(pickle.dumps(pipeline))
+    assert np.array_equal(again.predict_proba(frame), pipeline.predict_proba(frame))

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from churn_fixtures import FAST_CANDIDATES, make_snapshots
-from retention.churn.fits import OutOfTimeFits
+from retention.churn.fits import OutOfTimeFits, sample_customers
 from retention.churn.pipeline import fit_workers
 from retention.churn.recipes import apply_recipe, models_needed, scores_needed
 from retention.churn.training import (
@@ -137,3 +137,21 @@ def test_keras_fits_in_a_worker_thread_are_the_ones_a_single_worker_makes(few_sn
     one = train_churn_model(few_snapshots, TrainingConfig(**config, fit_workers=1))
     two = train_churn_model(few_snapshots, TrainingConfig(**config, fit_workers=2))
     assert_same_run(one, two)
+
+
+def test_training_sets_reuse_each_cutoffs_sample_buckets(snapshots):
+    # Each cutoff's customer buckets are hashed once and reused by every fit date; the
+    # sample must be the one sample_customers draws from the concatenated rows, and it
+    # must keep whole customers (every labelled cutoff of a sampled customer).
+    split = split_snapshots(snapshots, TrainingConfig())
+    fits = OutOfTimeFits(split.frame, split.plan, split.numeric, split.categorical,
+                         ["logistic_regression"], 42, max_training_rows=1500)  # fmt: skip
+    for origin in split.plan.origins:
+        cutoffs = split.plan.labelled_by(origin.date)
+        rows = pd.concat([fits.rows(c) for c in cutoffs])
+        assert len(rows) > 1500, "the cap must bite for this test to mean anything"
+        sampled = fits.training_set(origin.date, "logistic_regression")
+        pd.testing.assert_frame_equal(sampled, sample_customers(rows, 1500))
+        kept = set(sampled["customer_id"])
+        assert len(sampled) == rows["customer_id"].isin(kept).sum()
+        assert 0 < len(sampled) < len(rows)

@@ -64,8 +64,18 @@ class RandomForestChurn(CacheSizedPredictions, RandomForestClassifier):
     """RandomForestClassifier, predicting in cache-sized blocks."""
 
 
+def column_median(values: np.ndarray) -> float:
+    """The median of one column's present values (NaN when there are none), for
+    SimpleImputer's callable strategy. Its built-in "median" sorts a masked copy of the
+    whole matrix; np.median partitions each column instead: the same statistics, bit for
+    bit (tests/python/test_churn_candidates_speed.py), in about a fifth of the time (1.2 s
+    against 0.2 s on 250,000 rows of 68 columns; every fit pays it). The one difference is
+    beyond any feature: above ~9e307 the built-in overflows to inf, this does not."""
+    return float(np.median(values)) if values.size else np.nan
+
+
 def preprocessor(numeric: list[str], categorical: list[str], scale: bool) -> ColumnTransformer:
-    numeric_steps = [SimpleImputer(strategy="median", add_indicator=True)]
+    numeric_steps = [SimpleImputer(strategy=column_median, add_indicator=True)]
     if scale:
         numeric_steps.append(StandardScaler())
     transformers = [("numeric", make_pipeline(*numeric_steps), numeric)]

@@ -38,14 +38,25 @@ ENSEMBLE = "ensemble_mean"  # the average of the other classifier learners
 SERIAL_LEARNERS = ("keras_mlp",)
 
 
-def sample_customers(rows: pd.DataFrame, max_rows: int) -> pd.DataFrame:
+def customer_buckets(rows: pd.DataFrame) -> np.ndarray:
+    """Each row's sample bucket (0-9,999), a hash of its customer id: the same customer
+    falls in the same bucket at every cutoff."""
+    hashed = pd.util.hash_pandas_object(rows["customer_id"].astype(str), index=False)
+    return (hashed % 10_000).to_numpy()
+
+
+def sample_customers(
+    rows: pd.DataFrame, max_rows: int, buckets: np.ndarray | None = None
+) -> pd.DataFrame:
     """A deterministic sample of whole customers (every cutoff of a sampled customer
-    is kept) with about max_rows rows; the same customers whatever the row order."""
+    is kept) with about max_rows rows; the same customers whatever the row order.
+    `buckets`: customer_buckets(rows), when the caller keeps them."""
     if len(rows) <= max_rows:
         return rows
     fraction = max_rows / len(rows)
-    buckets = pd.util.hash_pandas_object(rows["customer_id"].astype(str), index=False) % 10_000
-    return rows[buckets.to_numpy() < int(fraction * 10_000)]
+    if buckets is None:
+        buckets = customer_buckets(rows)
+    return rows[buckets < int(fraction * 10_000)]
 
 
 class OutOfTimeFits:
@@ -68,6 +79,8 @@ class OutOfTimeFits:
         self.max_training_rows = max_training_rows
         self.btyd_max_fit_customers = btyd_max_fit_customers
         self._by_cutoff = {pd.Timestamp(c): rows for c, rows in frame.groupby("cutoff_date")}
+        # Each cutoff's sample buckets, hashed once: every fit date's training set reuses them.
+        self._buckets: dict[pd.Timestamp, np.ndarray] = {}
         self._pipelines: dict[tuple[str, pd.Timestamp], object] = {}
         self._raw: dict[tuple[str, pd.Timestamp, pd.Timestamp], np.ndarray] = {}
         self._btyd: dict[tuple[str, pd.Timestamp], BtydModel] = {}
@@ -92,7 +105,15 @@ class OutOfTimeFits:
         cutoffs = self.plan.labelled_by(fit_date)
         rows = pd.concat([self.rows(c) for c in cutoffs])
         cap = min(self.max_training_rows, LEARNER_MAX_ROWS.get(learner, self.max_training_rows))
-        return sample_customers(rows, cap)
+        if len(rows) <= cap:
+            return rows
+        return sample_customers(rows, cap, np.concatenate([self._bucket(c) for c in cutoffs]))
+
+    def _bucket(self, cutoff: pd.Timestamp) -> np.ndarray:
+        key = pd.Timestamp(cutoff)
+        if key not in self._buckets:  # two fit workers may both hash it: same result
+            self._buckets[key] = customer_buckets(self.rows(key))
+        return self._buckets[key]
 
     # ---------- classifiers
     def pipeline(self, learner: str, fit_date: pd.Timestamp):
