@@ -89,7 +89,7 @@ class TrainingConfig:
     # Above this many customers, training reads a deterministic sample of whole customers
     # from the snapshot mart (retention.churn.reads.training_rows): selection, validation,
     # the baselines and importance run on it; ml_churn_scores still scores everyone. The
-    # fits' row cap is reached long before (150k rows are ~18k customers x 8 cutoffs), so
+    # fits' row cap is reached long before (150k rows are ~19k customers x 8 cutoffs), so
     # this bounds the validation predictions and the memory, not how many rows a fit sees.
     max_training_customers: int = 200_000
     btyd_max_fit_customers: int = 25_000  # BTYD parameters from a sample; everyone is scored
