@@ -20,6 +20,7 @@
 {% endif -%}
 {% if var('enable_events') -%}
 -- depends_on: {{ ref('base_shop__events_checked') }}
+-- depends_on: {{ ref('stg_shop__events') }}
 {% endif %}
 {%- set order_measures = [
     'completed_orders', 'placed_orders', 'cancelled_orders', 'returned_orders',
@@ -78,9 +79,11 @@ orders as (
 {% if var('enable_events') %}
     events as (
 
-        select * from {{ ref('int_events_sessionized') }}
         {% if is_incremental() -%}
-            where customer_id in (select touched_customers.customer_id from touched_customers)
+            -- the touched customers' sessions, filtered below the sessionizing windows
+            {{ retention.sessionized_events(customers='touched_customers') }}
+        {%- else -%}
+            select * from {{ ref('int_events_sessionized') }}
         {%- endif %}
 
     ),
