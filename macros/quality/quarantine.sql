@@ -24,6 +24,16 @@
 {%- endmacro %}
 
 {#-
+    The raw_row_hash inside a raw_row_id (`<raw_row_hash>-<exact_copy_number>`, made by
+    resolve_duplicates below), for a checked table that stores only the id: events
+    staging, whose second copy of a 32-character string per row cost 2.0 s of its ~14 s
+    at 100k customers.
+-#}
+{% macro raw_row_hash_of(raw_row_id, exact_copy_number) -%}
+    substr({{ raw_row_id }}, 1, length({{ raw_row_id }}) - length(cast({{ exact_copy_number }} as {{ dbt.type_string() }})) - 1)
+{%- endmacro %}
+
+{#-
     Give every raw row exactly one outcome. `checked_cte` has one row per raw
     row with `raw_row_hash`, its load position (`source_file`, `source_row`)
     and `row_reason` (null when the row itself is valid). On top of that:

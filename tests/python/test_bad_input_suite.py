@@ -113,6 +113,32 @@ def test_raw_equals_clean_plus_quarantined_per_table(edge_db: Path) -> None:
 
 
 @pytest.mark.integration
+def test_each_quarantined_row_has_its_raw_rows_hash(edge_db: Path) -> None:
+    """raw_row_hash in the quarantine finds the raw row: it is the base view's md5 of the
+    row at the same load position. Events staging stores only raw_row_id, and the
+    quarantine takes the hash back out of it (retention.raw_row_hash_of), exact copies
+    (`-2`) included."""
+    ids = []
+    for table in TABLES:
+        rows = query(
+            edge_db,
+            "select quarantined.raw_row_id, quarantined.raw_row_hash, raw.raw_row_hash"
+            " from staging.stg_shop__quarantined_rows as quarantined"
+            f" left join staging.base_shop__{table} as raw"
+            " on quarantined.source_file = raw.source_file"
+            " and quarantined.source_row is not distinct from raw.source_row"
+            " and quarantined.source_line is not distinct from raw.source_line"
+            " where quarantined.source_table = ?",
+            [table],
+        )
+        for raw_row_id, hashed, expected in rows:
+            assert (hashed, raw_row_id.rsplit("-", 1)[0]) == (expected, expected), table
+        ids += [(table, raw_row_id) for raw_row_id, _, _ in rows]
+    assert any(t == "events" and i.endswith("-2") for t, i in ids), "no copied event"
+    assert any(t == "events" and i.endswith("-1") for t, i in ids)
+
+
+@pytest.mark.integration
 def test_empty_sources_are_reported_not_dropped(edge_db: Path) -> None:
     rows = query(
         edge_db,
