@@ -115,8 +115,8 @@ def test_raw_equals_clean_plus_quarantined_per_table(edge_db: Path) -> None:
 @pytest.mark.integration
 def test_each_quarantined_row_has_its_raw_rows_hash(edge_db: Path) -> None:
     """raw_row_hash in the quarantine finds the raw row: it is the base view's md5 of the
-    row at the same load position. Events staging stores only raw_row_id, and the
-    quarantine takes the hash back out of it (retention.raw_row_hash_of), exact copies
+    row at the same load position. The quarantine takes every table's hash back out of
+    raw_row_id (retention.raw_row_hash_of; events staging stores no other), exact copies
     (`-2`) included."""
     ids = []
     for table in TABLES:

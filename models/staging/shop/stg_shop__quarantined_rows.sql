@@ -1,8 +1,8 @@
 {#-
     Every raw row that did not reach staging, with the reason. Nothing is
     dropped silently: raw rows = staging rows + rows here, per source (tested).
-    The raw row itself stays in the raw layer; `raw_row_hash` finds it (events
-    staging stores only `raw_row_id`, which holds it), and
+    The raw row itself stays in the raw layer; `raw_row_hash` finds it (taken
+    out of `raw_row_id`, which holds it: events staging does not store it), and
     for files under raw_path `source_file` and `source_row` say where it is
     (a malformed CSV line: `source_line`, the line in the file, and
     `malformed_reason`, what DuckDB could not read).
@@ -24,11 +24,7 @@ with
         select
             '{{ table }}' as source_table,
             raw_row_id,
-            {% if table == 'events' -%}
-                {{ retention.raw_row_hash_of('raw_row_id', 'exact_copy_number') }} as raw_row_hash,
-            {%- else -%}
-                raw_row_hash,
-            {%- endif %}
+            {{ retention.raw_row_hash_of('raw_row_id', 'exact_copy_number') }} as raw_row_hash,
             {{ keys[table] }} as record_key,
             quarantine_reason,
             source_file,
