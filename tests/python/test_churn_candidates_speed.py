@@ -5,11 +5,16 @@
   early stopping reads the held-out loss from one direct call instead of `evaluate`.
 - The numeric imputer takes each column's median with np.median (candidates.column_median)
   instead of SimpleImputer's masked-array sort.
+- TensorFlow's thread pools follow the calling thread's BLAS/OpenMP limit
+  (candidates.import_keras) instead of the machine's core count.
 """
 
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pandas as pd
@@ -135,3 +140,47 @@ def test_the_candidates_impute_with_column_median_and_pickle():
     assert imputer.strategy is column_median
     again = pickle.loads(pickle.dumps(pipeline))
     assert np.array_equal(again.predict_proba(frame), pipeline.predict_proba(frame))
+
+
+# Fits the network in a new process (TensorFlow's pools are sized once per process) under a
+# thread limit, and prints the pools' sizes and a digest of the weights.
+FIT_UNDER_A_LIMIT = textwrap.dedent(
+    """
+    import hashlib, sys
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+    from retention.churn.candidates import KerasMLPClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(4000, 12)).astype("float32")
+    y = (X[:, 0] + rng.normal(size=4000) > 0).astype("float32")
+    with threadpool_limits(limits=int(sys.argv[1])):
+        model = KerasMLPClassifier(epochs=3).fit(X, y)
+    import tensorflow as tf
+
+    weights = np.concatenate([w.ravel() for w in model.model_.get_weights()])
+    print(
+        tf.config.threading.get_intra_op_parallelism_threads(),
+        tf.config.threading.get_inter_op_parallelism_threads(),
+        hashlib.sha256(weights.tobytes()).hexdigest(),
+    )
+    """
+)
+
+
+def fit_in_a_new_process(threads: int) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", FIT_UNDER_A_LIMIT, str(threads)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.split()
+
+
+def test_tensorflow_threads_follow_the_calling_threads_limit_and_change_no_weight():
+    one = fit_in_a_new_process(1)
+    two = fit_in_a_new_process(2)
+    assert one[:2] == ["1", "1"]
+    assert two[:2] == ["2", "2"]
+    assert one[2] == two[2]  # the same weights, bit for bit

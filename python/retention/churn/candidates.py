@@ -129,9 +129,7 @@ class KerasMLPClassifier(ClassifierMixin, BaseEstimator):
         self.steps_per_execution = steps_per_execution
 
     def fit(self, X, y):
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        import keras  # imported here: ~10 s and ~400 MB, only when this candidate runs
-
+        keras = import_keras()
         keras.utils.set_random_seed(self.random_state)
         try:
             import tensorflow as tf
@@ -211,10 +209,41 @@ class KerasMLPClassifier(ClassifierMixin, BaseEstimator):
         state.setdefault("steps_per_execution", 1)  # pickled before the parameter existed
         self.__dict__.update(state)
         if config is not None:
-            import keras
-
+            keras = import_keras()
             self.model_ = keras.models.model_from_json(config)
             self.model_.set_weights(weights)
+
+
+def import_keras():
+    """Keras, imported on first use (~10 s and ~400 MB, only when the network runs), with
+    TensorFlow's thread pools as large as the calling thread's BLAS/OpenMP limit (in a build,
+    RETENTION_ML_THREADS, default 1: retention.churn.pipeline.ml_threads).
+
+    TensorFlow sizes its pools to the machine otherwise, and threadpoolctl does not reach
+    them. In a build two fits and other dbt nodes already share the cores; a network fit
+    then spent ~25% more CPU for the same wall time when alone and slowed the fits beside
+    it (BENCHMARKS.md, "TensorFlow's threads"). The weights were identical bit for bit with
+    one thread and with two (op determinism is on). The pools can be sized only before
+    TensorFlow first runs an op, so the first caller in a process decides."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import keras
+    import tensorflow as tf
+
+    global _TF_THREADS
+    if _TF_THREADS is None:
+        from threadpoolctl import threadpool_info
+
+        limits = [lib["num_threads"] for lib in threadpool_info()]
+        _TF_THREADS = max(1, min(limits, default=os.cpu_count() or 1))
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(_TF_THREADS)
+            tf.config.threading.set_inter_op_parallelism_threads(_TF_THREADS)
+        except RuntimeError:  # TensorFlow already ran an op in this process: its pools stay
+            pass
+    return keras
+
+
+_TF_THREADS: int | None = None  # what import_keras() asked TensorFlow for, once per process
 
 
 def _validation_loss(keras, X: np.ndarray, y: np.ndarray):

@@ -164,7 +164,8 @@ def split_snapshots(snapshots: pd.DataFrame, config: TrainingConfig) -> Split:
     mature = frame[frame["is_label_mature"].astype(bool)]
     as_of = pd.Timestamp(frame["as_of_date"].max())
     plan = plan_cutoffs(
-        mature,
+        # only what the plan and label_problem read: the checks filter these rows often
+        mature[["cutoff_date", "label_window_end_date", LABEL_COLUMN]],
         as_of,
         config.horizon_days or snapshot_horizon_days(frame),
         config.validation_origins,
