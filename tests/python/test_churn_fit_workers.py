@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 
 from churn_fixtures import FAST_CANDIDATES, make_snapshots
-from retention.churn.fits import OutOfTimeFits, sample_customers
+from retention.churn.fits import OutOfTimeFits, rows_by_cutoff, sample_customers
+from retention.churn.frames import prepare_snapshots
 from retention.churn.pipeline import fit_workers
 from retention.churn.recipes import apply_recipe, models_needed, scores_needed
 from retention.churn.training import (
@@ -155,3 +156,14 @@ def test_training_sets_reuse_each_cutoffs_sample_buckets(snapshots):
         kept = set(sampled["customer_id"])
         assert len(sampled) == rows["customer_id"].isin(kept).sum()
         assert 0 < len(sampled) < len(rows)
+
+
+def test_rows_by_cutoff_are_the_groups_a_groupby_makes(snapshots):
+    frame = prepare_snapshots(snapshots)
+    for rows in (frame, frame.sample(frac=1.0, random_state=3)):  # sorted: slices; else groupby
+        expected = {pd.Timestamp(c): part for c, part in rows.groupby("cutoff_date")}
+        got = rows_by_cutoff(rows)
+        assert list(got) == list(expected)
+        for cutoff, part in expected.items():
+            pd.testing.assert_frame_equal(got[cutoff], part)
+    assert rows_by_cutoff(frame.iloc[:0]) == {}

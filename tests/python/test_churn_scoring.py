@@ -13,7 +13,7 @@ import pytest
 
 from churn_fixtures import AS_OF, FAST_CANDIDATES, make_snapshots
 from retention.churn import reads
-from retention.churn.frames import prepare_snapshots
+from retention.churn.frames import in_cutoff_customer_order, prepare_snapshots
 from retention.churn.pipeline import (
     evaluation_history,
     run_scoring,
@@ -406,6 +406,34 @@ def test_training_reads_whole_customers_above_the_cap(snapshots):
     shuffled = snapshots.sample(frac=1.0, random_state=1)
     again, _, _ = reads.training_rows(shuffled, max_customers=cap)
     assert set(again["customer_id"]) == set(rows["customer_id"])
+
+
+def test_training_reads_a_relation_in_the_order_prepare_snapshots_sorts(snapshots):
+    shuffled = snapshots.sample(frac=1.0, random_state=2).reset_index(drop=True)
+    customers = snapshots["customer_id"].nunique()
+    read_rows, _, _ = reads.training_rows(reads.as_relation(shuffled), max_customers=customers)
+    expected = prepare_snapshots(shuffled)  # sorts: the shuffled rows are out of order
+    assert not in_cutoff_customer_order(shuffled.assign(
+        cutoff_date=pd.to_datetime(shuffled["cutoff_date"])))  # fmt: skip
+    assert in_cutoff_customer_order(read_rows)
+    pd.testing.assert_frame_equal(prepare_snapshots(read_rows), expected[read_rows.columns])
+
+
+@pytest.mark.parametrize("ids", ["strings", "integers"])
+def test_prepare_snapshots_orders_rows_the_same_from_any_order(snapshots, ids):
+    frame = snapshots.copy()
+    if ids == "integers":  # 10 before 9 as text, after it as numbers
+        frame["customer_id"] = frame["customer_id"].factorize()[0] + 5
+    before = frame.copy()
+    shuffled = frame.sample(frac=1.0, random_state=4)
+    once = prepare_snapshots(shuffled)
+    pd.testing.assert_frame_equal(prepare_snapshots(once), once)  # sorted input: unchanged
+    reference = shuffled.assign(**{c: pd.to_datetime(shuffled[c]) for c in (
+        "cutoff_date", "label_window_end_date", "as_of_date")})  # fmt: skip
+    reference = reference.sort_values(["cutoff_date", "customer_id"], kind="stable")
+    assert once["customer_id"].tolist() == reference["customer_id"].tolist()
+    assert once["cutoff_date"].tolist() == reference["cutoff_date"].tolist()
+    pd.testing.assert_frame_equal(frame, before)  # the caller's frame is left as it was
 
 
 def test_keras_and_btyd_models_score_one_batch_at_a_time(monkeypatch):

@@ -59,6 +59,20 @@ def sample_customers(
     return rows[buckets < int(fraction * 10_000)]
 
 
+def rows_by_cutoff(frame: pd.DataFrame) -> dict[pd.Timestamp, pd.DataFrame]:
+    """Each cutoff's rows, in frame order. Training's frame is sorted by cutoff
+    (prepare_snapshots), so each cutoff's rows are one slice of it, not a copy (a groupby
+    copied all ~80 columns of every row: ~1 s at 100k customers, on training's critical
+    path); the same rows either way."""
+    dates = frame["cutoff_date"]
+    if frame.empty or not dates.is_monotonic_increasing:
+        return {pd.Timestamp(c): rows for c, rows in frame.groupby("cutoff_date")}
+    values = dates.to_numpy()
+    starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+    ends = np.r_[starts[1:], len(values)]
+    return {pd.Timestamp(values[a]): frame.iloc[a:b] for a, b in zip(starts, ends, strict=True)}
+
+
 class OutOfTimeFits:
     def __init__(
         self,
@@ -78,7 +92,7 @@ class OutOfTimeFits:
         self.seed = seed
         self.max_training_rows = max_training_rows
         self.btyd_max_fit_customers = btyd_max_fit_customers
-        self._by_cutoff = {pd.Timestamp(c): rows for c, rows in frame.groupby("cutoff_date")}
+        self._by_cutoff = rows_by_cutoff(frame)
         # Each cutoff's sample buckets, hashed once: every fit date's training set reuses them.
         self._buckets: dict[pd.Timestamp, np.ndarray] = {}
         self._pipelines: dict[tuple[str, pd.Timestamp], object] = {}

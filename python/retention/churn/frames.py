@@ -25,12 +25,29 @@ def prepare_snapshots(snapshots: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in [*KEY_COLUMNS, LABEL_COLUMN] if c not in snapshots.columns]
     if missing:
         raise ValueError(f"snapshot table lacks {missing}; is it fct_customer_snapshots?")
-    frame = snapshots.copy()
+    # A shallow copy: the columns below are replaced, not written into, and pandas' copy on
+    # write keeps the caller's frame as it was.
+    frame = snapshots.copy(deep=False)
     frame["cutoff_date"] = pd.to_datetime(frame["cutoff_date"])
     frame["label_window_end_date"] = pd.to_datetime(frame["label_window_end_date"])
     frame["as_of_date"] = pd.to_datetime(frame["as_of_date"])
     frame = flags_as_numbers(frame)
-    return frame.sort_values(["cutoff_date", "customer_id"], kind="stable").reset_index(drop=True)
+    if not in_cutoff_customer_order(frame):
+        frame = frame.sort_values(["cutoff_date", "customer_id"], kind="stable")
+    return frame.reset_index(drop=True)
+
+
+def in_cutoff_customer_order(frame: pd.DataFrame) -> bool:
+    """Whether the rows are already sorted by cutoff, then customer id (as training reads
+    them: retention.churn.reads.in_training_order)."""
+    cutoffs = frame["cutoff_date"].to_numpy()
+    if len(cutoffs) < 2:
+        return True
+    if not (cutoffs[1:] >= cutoffs[:-1]).all():
+        return False
+    ids = frame["customer_id"].to_numpy()
+    same = cutoffs[1:] == cutoffs[:-1]
+    return bool((ids[1:][same] >= ids[:-1][same]).all())
 
 
 def flags_as_numbers(frame: pd.DataFrame) -> pd.DataFrame:

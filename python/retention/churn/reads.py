@@ -41,11 +41,21 @@ def training_rows(snapshots, max_customers: int) -> tuple[pd.DataFrame, int, int
     [(customers,)] = relation.aggregate('count(distinct "customer_id")').fetchall()
     if customers <= max_customers:
         # a DataFrame (tests, benchmarks) is used as it is, not copied through DuckDB
-        rows = snapshots if isinstance(snapshots, pd.DataFrame) else relation.df()
+        rows = snapshots if isinstance(snapshots, pd.DataFrame) else in_training_order(relation)
         return rows, customers, customers
     buckets = max(1, math.floor(SAMPLE_BUCKETS * max_customers / customers))
-    rows = relation.filter(f'hash("customer_id") % {SAMPLE_BUCKETS} < {buckets}').df()
+    rows = in_training_order(
+        relation.filter(f'hash("customer_id") % {SAMPLE_BUCKETS} < {buckets}')
+    )
     return rows, int(rows["customer_id"].nunique()), customers
+
+
+def in_training_order(relation) -> pd.DataFrame:
+    """The rows as pandas, sorted as prepare_snapshots sorts them (cutoff, then customer id;
+    DuckDB compares strings byte by byte, which for UTF-8 is code-point order): DuckDB sorts
+    in parallel, and prepare_snapshots then only checks the order instead of sorting every
+    column again (~1.5 s at 100k customers, on training's critical path)."""
+    return relation.order('"cutoff_date", "customer_id"').df()
 
 
 def scoring_columns(snapshots, model: ChurnModel) -> list[str]:
