@@ -433,6 +433,10 @@ def test_prepare_snapshots_orders_rows_the_same_from_any_order(snapshots, ids):
     reference = reference.sort_values(["cutoff_date", "customer_id"], kind="stable")
     assert once["customer_id"].tolist() == reference["customer_id"].tolist()
     assert once["cutoff_date"].tolist() == reference["cutoff_date"].tolist()
+    # rows in text order: for integer ids that is not their order, and they are sorted again
+    as_text = shuffled.assign(text=shuffled["customer_id"].astype(str))
+    as_text = as_text.sort_values(["cutoff_date", "text"]).drop(columns="text")
+    assert prepare_snapshots(as_text)["customer_id"].tolist() == once["customer_id"].tolist()
     pd.testing.assert_frame_equal(frame, before)  # the caller's frame is left as it was
 
 
