@@ -44,9 +44,7 @@ def training_rows(snapshots, max_customers: int) -> tuple[pd.DataFrame, int, int
         rows = snapshots if isinstance(snapshots, pd.DataFrame) else in_training_order(relation)
         return rows, customers, customers
     buckets = max(1, math.floor(SAMPLE_BUCKETS * max_customers / customers))
-    rows = in_training_order(
-        relation.filter(f'hash("customer_id") % {SAMPLE_BUCKETS} < {buckets}')
-    )
+    rows = in_training_order(relation.filter(f'hash("customer_id") % {SAMPLE_BUCKETS} < {buckets}'))
     return rows, int(rows["customer_id"].nunique()), customers
 
 
