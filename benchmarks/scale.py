@@ -9,8 +9,9 @@ For each size it records (one run each; repeat the command for medians):
     customer value, segments, recommendations, marts, tests) from run_results.json;
   - the CPU seconds the build used (user + system, dbt and its children): on a machine with
     few cores the build's wall time is bound by its CPU divided by the cores;
-  - peak RSS of the dbt process tree (sampled from /proc every 0.5 s) and the largest
-    size DuckDB's temp (spill) directory reached;
+  - peak RSS of the dbt process tree (sampled from /proc every 0.5 s), the nodes running
+    when it peaked (`peak_rss_nodes`), and the largest size DuckDB's temp (spill) directory
+    reached;
   - the ratio of the SQL layers (staging to the snapshot mart) to the floor;
   - the critical path (retention.build_timeline): the chain of nodes that held the build,
     its length, the time between its nodes, and its longest steps.
@@ -31,6 +32,7 @@ written after each size.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import shutil
@@ -125,12 +127,15 @@ def folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
-def watch(spill_dir: Path, stop: threading.Event, peaks: dict[str, int]) -> None:
-    """Track the peak spill size and the peak RSS of this process's children."""
+def watch(spill_dir: Path, stop: threading.Event, peaks: dict) -> None:
+    """Track the peak spill size and the peak RSS of this process's children, and when the
+    RSS peaked (to name the nodes running then: build_timeline.running_at)."""
     me = os.getpid()
     while not stop.is_set():
         peaks["spill"] = max(peaks["spill"], folder_bytes(spill_dir))
-        peaks["rss"] = max(peaks["rss"], descendants_rss_bytes(me))
+        rss = descendants_rss_bytes(me)
+        if rss > peaks["rss"]:
+            peaks["rss"], peaks["rss_at"] = rss, dt.datetime.now(dt.UTC)
         stop.wait(0.5)
 
 
@@ -154,7 +159,7 @@ def build(folder: Path, work: Path, args: list[str], memory_limit: str | None) -
     db = work / "scale.duckdb"
     for stale in (db, db.with_suffix(".duckdb.wal")):
         stale.unlink(missing_ok=True)
-    stop, peaks = threading.Event(), {"spill": 0, "rss": 0}
+    stop, peaks = threading.Event(), {"spill": 0, "rss": 0, "rss_at": None}
     watcher = threading.Thread(
         target=watch, args=(work / "scale.duckdb.tmp", stop, peaks), daemon=True
     )
@@ -177,7 +182,7 @@ def build(folder: Path, work: Path, args: list[str], memory_limit: str | None) -
         getattr(cpu_after, f) - getattr(cpu_before, f) for f in ("children_user", "children_system")
     )
     return {"db": db, "build_seconds": seconds, "cpu_seconds": round(cpu, 1), "peak_rss_gb": peaks["rss"] / 1024**3,
-            "peak_spill_gb": peaks["spill"] / 1024**3}  # fmt: skip
+            "peak_rss_at": peaks["rss_at"], "peak_spill_gb": peaks["spill"] / 1024**3}  # fmt: skip
 
 
 def run_size(customers: int, full: bool, memory_limit: str | None) -> dict:
@@ -187,7 +192,7 @@ def run_size(customers: int, full: bool, memory_limit: str | None) -> dict:
     work.mkdir(parents=True, exist_ok=True)
     built = build(folder, work, FULL if full else SPINE, memory_limit)
     floor = floor_seconds(folder, memory_limit)
-    db = built.pop("db")
+    db, peak_rss_at = built.pop("db"), built.pop("peak_rss_at")
     [(events,)] = query(db, "select count(*) from staging.stg_shop__events")
     [(snapshots, cutoffs)] = query(
         db, "select count(*), count(distinct cutoff_date) from marts.fct_customer_snapshots"
@@ -205,6 +210,8 @@ def run_size(customers: int, full: bool, memory_limit: str | None) -> dict:
         "generation_seconds": generation,
         "floor_scan_seconds": floor,
         **built,
+        # the nodes running when the RSS peaked (none: between nodes, or dbt's own start)
+        "peak_rss_nodes": build_timeline.running_at(results, peak_rss_at) if peak_rss_at else [],
         "group_seconds": groups,
         "critical_path": build_timeline.summary(build_timeline.critical_path(results, manifest)),
         "sql_layers_seconds": sql_layers,

@@ -34,6 +34,17 @@ def node_spans(run_results: dict) -> dict[str, tuple[dt.datetime, dt.datetime]]:
     return spans
 
 
+def running_at(run_results: dict, when: dt.datetime) -> list[str]:
+    """The nodes that were running at `when` (an aware datetime), by name, the ones that ran
+    longest first: what benchmarks/scale.py names beside the build's peak RSS."""
+    running = []
+    for node, (start, end) in node_spans(run_results).items():
+        moment = when if start.tzinfo else when.astimezone(dt.UTC).replace(tzinfo=None)
+        if start <= moment <= end:
+            running.append((end - start, node))
+    return [node_name(node) for _, node in sorted(running, reverse=True)]
+
+
 def blockers(manifest: dict) -> dict[str, set[str]]:
     """unique_id -> the nodes `dbt build` made it wait for."""
     parents, children = manifest["parent_map"], manifest["child_map"]

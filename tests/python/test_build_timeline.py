@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from retention.build_timeline import blockers, critical_path, summary
+from retention.build_timeline import blockers, critical_path, running_at, summary
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
@@ -76,3 +76,13 @@ def test_a_slow_unit_test_and_a_slow_other_branch_are_on_the_path_when_they_held
 def test_nothing_ran():
     assert critical_path({"results": []}, MANIFEST) == []
     assert summary([])["seconds"] == 0.0
+
+
+def test_the_nodes_running_at_a_moment_longest_first():
+    results = {"results": [ran(A, 0, 10), ran(B, 4, 6), ran(C, 5, 30), ran(D, 31, 40)]}
+    at = T0 + dt.timedelta(seconds=5)
+    assert running_at(results, at) == ["c", "a", "b"]
+    assert running_at(results, T0 + dt.timedelta(seconds=30.5)) == []  # between nodes
+    naive = {"results": [{**ran(D, 31, 40), "timing": [
+        {k: v.replace("Z", "") for k, v in t.items()} for t in ran(D, 31, 40)["timing"]]}]}  # fmt: skip
+    assert running_at(naive, T0 + dt.timedelta(seconds=35)) == ["d"]
