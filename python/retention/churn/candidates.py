@@ -221,8 +221,8 @@ def import_keras():
 
     TensorFlow sizes its pools to the machine otherwise, and threadpoolctl does not reach
     them. In a build two fits and other dbt nodes already share the cores; a network fit
-    then spent ~25% more CPU for the same wall time when alone and slowed the fits beside
-    it (BENCHMARKS.md, "TensorFlow's threads"). The weights were identical bit for bit with
+    alone spent ~25% more CPU on TensorFlow's default pools for the same wall time, CPU the
+    work beside it needs (BENCHMARKS.md, "TensorFlow's threads"). The weights were identical bit for bit with
     one thread and with two (op determinism is on). The pools can be sized only before
     TensorFlow first runs an op, so the first caller in a process decides."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
