@@ -9,6 +9,7 @@ also standardise.
 
 from __future__ import annotations
 
+import functools
 import os
 
 import numpy as np
@@ -227,23 +228,29 @@ def import_keras():
     TensorFlow first runs an op, so the first caller in a process decides."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras
-    import tensorflow as tf
 
-    global _TF_THREADS
-    if _TF_THREADS is None:
-        from threadpoolctl import threadpool_info
-
-        limits = [lib["num_threads"] for lib in threadpool_info()]
-        _TF_THREADS = max(1, min(limits, default=os.cpu_count() or 1))
-        try:
-            tf.config.threading.set_intra_op_parallelism_threads(_TF_THREADS)
-            tf.config.threading.set_inter_op_parallelism_threads(_TF_THREADS)
-        except RuntimeError:  # TensorFlow already ran an op in this process: its pools stay
-            pass
+    _size_tensorflow_pools()
     return keras
 
 
-_TF_THREADS: int | None = None  # what import_keras() asked TensorFlow for, once per process
+@functools.cache
+def _size_tensorflow_pools() -> None:
+    """Once per process: TensorFlow's pools at the calling thread's limit."""
+    import tensorflow as tf
+
+    threads = calling_thread_limit()
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:  # TensorFlow already ran an op in this process: its pools stay
+        pass
+
+
+def calling_thread_limit() -> int:
+    """The calling thread's BLAS/OpenMP thread limit (what ml_threads set), at least 1."""
+    from threadpoolctl import threadpool_info
+
+    return max(1, min((lib["num_threads"] for lib in threadpool_info()), default=1))
 
 
 def _validation_loss(keras, X: np.ndarray, y: np.ndarray):

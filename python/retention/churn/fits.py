@@ -25,7 +25,12 @@ import numpy as np
 import pandas as pd
 
 from retention.churn.btyd import BtydModel, BtydScores, rfm_from_snapshots
-from retention.churn.candidates import LEARNER_MAX_ROWS, build_candidate, positive_proba
+from retention.churn.candidates import (
+    LEARNER_MAX_ROWS,
+    build_candidate,
+    calling_thread_limit,
+    positive_proba,
+)
 from retention.churn.frames import LABEL_COLUMN
 from retention.churn.model import BtydLearner, MeanEnsemble
 from retention.churn.plan import CutoffPlan
@@ -300,10 +305,3 @@ def with_thread_limit(threads: int, function, *args):
 
     with threadpool_limits(limits=threads):
         return function(*args)
-
-
-def calling_thread_limit() -> int:
-    """The calling thread's BLAS/OpenMP thread limit (what ml_threads set), at least 1."""
-    from threadpoolctl import threadpool_info
-
-    return max(1, min((lib["num_threads"] for lib in threadpool_info()), default=1))

@@ -17,6 +17,9 @@ KEY_COLUMNS = [
 LABEL_COLUMN = "is_churned"
 OUTCOME_COLUMNS = [LABEL_COLUMN, "orders_in_horizon", "revenue_in_horizon"]
 CATEGORICAL_FEATURES = ["acquisition_channel", "country_code"]
+# The row order training works in (time order matters downstream): prepare_snapshots sorts
+# by it, and retention.churn.reads.in_training_order reads in it.
+TRAINING_ORDER = ["cutoff_date", "customer_id"]
 BTYD_FEATURES = ["btyd_p_no_purchase", "btyd_expected_purchases"]
 
 
@@ -33,7 +36,7 @@ def prepare_snapshots(snapshots: pd.DataFrame) -> pd.DataFrame:
     frame["as_of_date"] = pd.to_datetime(frame["as_of_date"])
     frame = flags_as_numbers(frame)
     if not in_cutoff_customer_order(frame):
-        frame = frame.sort_values(["cutoff_date", "customer_id"], kind="stable")
+        frame = frame.sort_values(TRAINING_ORDER, kind="stable")
     return frame.reset_index(drop=True)
 
 
