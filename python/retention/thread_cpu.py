@@ -3,8 +3,9 @@
 A build's Python models run in dbt's process, their work split over threads: dbt's
 workers, churn training's fit workers, TensorFlow's and DuckDB's own threads. The process's
 CPU says how busy the cores were; this says which threads made it so (benchmarks/ml_scale.py
-reports it for training). Python threads are named as `threading` names them, native ones by
-their kernel name (`tf_Compute`, ...). Linux only (/proc/self/task).
+reports it for training and for scoring). Python threads are named as `threading` names them,
+native ones by their kernel name: `tf_Compute` for TensorFlow's, the process's own name for
+threads that set none (DuckDB's, OpenMP's). Linux only (/proc/self/task).
 """
 
 from __future__ import annotations
