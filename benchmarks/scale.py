@@ -45,6 +45,7 @@ from pathlib import Path
 
 from retention import build_timeline
 from retention.dbt_runner import REPO_ROOT, query, run_dbt
+from retention.thread_cpu import stat_fields
 
 FLOOR_SQL = """
 select customer_id, count(*) as events, count(distinct session_id) as sessions,
@@ -107,7 +108,7 @@ def descendants_rss_bytes(root: int) -> int:
         if not entry.name.isdigit():
             continue
         try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            _, fields = stat_fields((entry / "stat").read_text())
         except OSError:
             continue
         pid = int(entry.name)

@@ -19,11 +19,16 @@ from pathlib import Path
 TASKS = Path("/proc/self/task")
 
 
+def stat_fields(text: str) -> tuple[str, list[str]]:
+    """(name, fields) of a /proc `stat` line, the fields from the state on (fields[0] is
+    stat's third field). The name is in parentheses and may hold spaces or parentheses
+    itself, so the fields are read after its last ')'."""
+    return text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2 :].split()
+
+
 def parse_task_stat(text: str) -> tuple[str, float]:
-    """(kernel name, CPU seconds) from a /proc task `stat` line. The name is in parentheses
-    and may hold spaces or parentheses itself, so the fields are read after its last ')'."""
-    name = text[text.index("(") + 1 : text.rindex(")")]
-    fields = text[text.rindex(")") + 2 :].split()
+    """(kernel name, CPU seconds) from a /proc task `stat` line."""
+    name, fields = stat_fields(text)
     ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
     return name, ticks / os.sysconf("SC_CLK_TCK")
 
